@@ -1,0 +1,139 @@
+"""init, ingest, watch."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from archive.catalog import Catalog
+from archive.config import init_archive
+from archive.errors import UsageError
+from archive.intake import Outcome
+from archive.watcher import Watcher
+from cli.common import archive_option, emit_json, open_archive, progress
+from cli.pipeline import extractor_for, make_intake
+
+_LABEL = {
+    "filed": "已归档",
+    "unfiled": "待归档",
+    "duplicate": "重复",
+    "quarantined": "已隔离",
+    "skipped": "跳过",
+}
+
+
+def _print_outcome(outcome: Outcome, as_json: bool) -> None:
+    if as_json:
+        emit_json(outcome.as_dict())
+        sys.stdout.flush()
+        return
+    line = f"{_LABEL.get(outcome.outcome, outcome.outcome)}  {outcome.source}"
+    if outcome.record:
+        line += f"  →  {outcome.record}"
+    if outcome.reason:
+        line += f"  ({outcome.reason})"
+    click.echo(line)
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--bureau", default="示例县烟草专卖局", show_default=True, help="局名")
+@click.option("--area-code", "area_codes", multiple=True, help="本县许可证号区划码(可多次)")
+@click.option("--case-prefix", "case_prefixes", multiple=True, help="本局案号前缀, 如 潼烟罚")
+def init(
+    directory: Path, bureau: str, area_codes: tuple[str, ...], case_prefixes: tuple[str, ...]
+) -> None:
+    """创建档案库: dangan.toml, inbox/<类别>/, records/, quarantine/。"""
+    archive = init_archive(directory, bureau, area_codes, case_prefixes)
+    click.echo(f"档案库已就绪: {archive.root}")
+    for name in archive.config.kinds:
+        click.echo(f"  收件箱: {archive.inbox / name}")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="每个文件输出一行 JSON")
+@click.option(
+    "--settle", type=float, default=None, help="文件最近改动不足此秒数则暂不处理 (默认取配置)"
+)
+@click.option("--no-ocr", is_flag=True, help="不做 OCR (只取 PDF 文字层)")
+@archive_option
+def ingest(
+    paths: tuple[Path, ...],
+    as_json: bool,
+    settle: float | None,
+    no_ocr: bool,
+    archive_dir: Path | None,
+) -> None:
+    """处理收件箱一次 (或指定的文件/文件夹: 复制归档, 原件保留), 然后退出。"""
+    archive = open_archive(archive_dir)
+    archive.ensure_layout()
+    with (
+        archive.writer_lock(),
+        Catalog(archive.catalog_path) as catalog,
+        extractor_for(archive, ocr=False if no_ocr else None) as extractor,
+    ):
+        intake = make_intake(archive, catalog, extractor, settle_seconds=settle)
+        with progress("归档") as bar:
+            outcomes = intake.run(list(paths) or None, progress=bar)
+    for outcome in outcomes:
+        _print_outcome(outcome, as_json)
+    if not as_json:
+        counts: dict[str, int] = {}
+        for outcome in outcomes:
+            counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
+        summary = ", ".join(f"{_LABEL[k]} {v}" for k, v in counts.items()) or "收件箱为空"
+        click.echo(f"共 {len(outcomes)} 个文件: {summary}", err=True)
+
+
+@click.command()
+@click.option(
+    "--poll", type=float, default=None, help="轮询间隔秒数 (网络共享目录用); 默认用系统文件事件"
+)
+@click.option("--settle", type=float, default=None, help="大小和修改时间稳定多少秒后才处理")
+@click.option("--rescan", type=float, default=None, help="定期全量扫描间隔秒数")
+@click.option("--json", "as_json", is_flag=True, help="每个文件输出一行 JSON")
+@click.option("--no-ocr", is_flag=True, help="不做 OCR")
+@archive_option
+def watch(
+    poll: float | None,
+    settle: float | None,
+    rescan: float | None,
+    as_json: bool,
+    no_ocr: bool,
+    archive_dir: Path | None,
+) -> None:
+    """持续监视收件箱并归档, Ctrl+C 停止。"""
+    if poll is not None and poll <= 0:
+        raise UsageError("--poll 应为正数秒")
+    archive = open_archive(archive_dir)
+    archive.ensure_layout()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with (
+        Catalog(archive.catalog_path) as catalog,
+        extractor_for(archive, ocr=False if no_ocr else None) as extractor,
+    ):
+        watcher = Watcher(
+            archive,
+            lambda: make_intake(archive, catalog, extractor),
+            poll_seconds=poll,
+            settle_seconds=settle,
+            rescan_seconds=rescan,
+            on_outcome=lambda o: _print_outcome(o, as_json),
+            on_error=lambda p, e: click.echo(f"错误: {p}: {e!r}", err=True),
+        )
+        mode = f"轮询 {poll}s" if poll else "系统文件事件"
+        click.echo(f"监视 {archive.inbox} ({mode}); Ctrl+C 停止", err=True)
+        try:
+            watcher.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+    click.echo("已停止监视", err=True)
+
+
+COMMANDS = [init, ingest, watch]

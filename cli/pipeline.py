@@ -1,0 +1,50 @@
+"""Assemble the intake pipeline (text extraction, OCR, classification) from an archive's settings."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from archive.catalog import Catalog
+from archive.config import Archive
+from archive.intake import Extractor, Intake
+from archive.preflight import Preflight
+
+
+@contextlib.contextmanager
+def extractor_for(archive: Archive, *, ocr: bool | None = None) -> Iterator[Extractor | None]:
+    """The text extractor for intake; OCR workers live as long as the context."""
+    try:
+        from indexers.extract import extract_document
+
+        from indexers.ocr import OcrPool
+    except ImportError:
+        yield None
+        return
+    use_ocr = archive.config.ocr_enabled if ocr is None else ocr
+    pool_cm: Any = (
+        OcrPool(archive.config.ocr_workers or None) if use_ocr else contextlib.nullcontext()
+    )
+    with pool_cm as pool:
+
+        def extract(path: Path, checked: Preflight) -> Any:
+            if checked.mime not in ("application/pdf", "image/jpeg", "image/png", "image/tiff"):
+                return None
+            return extract_document(path, checked.mime, ocr=pool)
+
+        yield extract
+
+
+def make_intake(
+    archive: Archive, catalog: Catalog, extractor: Extractor | None, **kw: Any
+) -> Intake:
+    classifier = None
+    try:
+        from archive.classify import make_classifier
+
+        classifier = make_classifier(archive, catalog)
+    except ImportError:
+        pass
+    return Intake(archive, catalog, extractor=extractor, classifier=classifier, **kw)

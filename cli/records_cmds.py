@@ -1,0 +1,234 @@
+"""show, verify, reindex, households, quarantine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from archive.catalog import Catalog
+from archive.doctypes import doc_order
+from archive.errors import IntegrityError, NotFoundError
+from archive.fixity import verify_records
+from archive.households import parse_roster, rename_household_folders, write_roster
+from archive.intake import local_now
+from archive.reindex import reindex_catalog
+from cli.common import archive_option, emit_json, open_archive, progress
+
+
+def _doc_json(catalog: Catalog, row: Any) -> dict[str, Any]:
+    return {
+        "record": f"records/{row['path']}",
+        "doc_type": row["doc_type"],
+        "title": row["title"],
+        "date": row["doc_date"],
+        "pages": row["pages"],
+        "legible": None if row["legible"] is None else bool(row["legible"]),
+        "sha256": row["record_id"],
+        "filed_at": row["filed_at"],
+        "findings": [dict(f) for f in catalog.findings(row["record_id"])],
+    }
+
+
+@click.command()
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True)
+@archive_option
+def show(key: str, as_json: bool, archive_dir: Path | None) -> None:
+    """列出一个档案(许可证号/户名/案号/会议)的卷内目录。"""
+    archive = open_archive(archive_dir)
+    with Catalog(archive.catalog_path) as catalog:
+        rows = catalog.dossier_rows(key.strip())
+        if not rows:
+            raise NotFoundError(
+                f'没有找到档案 {key!r}; 可用许可证号、户名、案号或 "会议类型/年份" 查询'
+            )
+        groups: dict[str, list[Any]] = {}
+        rows = sorted(rows, key=lambda r: (doc_order(r["doc_type"]), r["path"]))
+        for row in rows:
+            groups.setdefault(row["dossier_key"], []).append(row)
+        out = []
+        for dossier_key, members in groups.items():
+            household = (
+                catalog.household(dossier_key)
+                if members[0]["dossier_kind"] == "household"
+                else None
+            )
+            out.append(
+                {
+                    "dossier": dossier_key,
+                    "kind": members[0]["dossier_kind"],
+                    "folder": "records/" + members[0]["path"].rsplit("/", 1)[0],
+                    "household": dict(household) if household else None,
+                    "documents": [_doc_json(catalog, r) for r in members],
+                }
+            )
+    if as_json:
+        emit_json(out)
+        return
+    for dossier in out:
+        click.echo(f"档案 {dossier['dossier']}  ({dossier['folder']})")
+        hh = dossier["household"]
+        if hh:
+            click.echo(
+                f"  户名 {hh['name']}  经营者 {hh['operator'] or '-'}  类别 {hh['class'] or '-'}  "
+                f"有效期 {hh['valid_from'] or '?'} 至 {hh['valid_to'] or '?'}"
+            )
+        click.echo("  卷内目录:")
+        for index, doc in enumerate(dossier["documents"], 1):
+            flags = "" if doc["legible"] in (None, True) else "  [不清晰]"
+            flags += "".join(
+                f"  [{f['code']}]" for f in doc["findings"] if f["code"] != "illegible"
+            )
+            click.echo(
+                f"  {index:>3}. {doc['doc_type'] or doc['title']:<12} {doc['date'] or '':<10} "
+                f"{doc['pages'] or '?'}页  {doc['record']}{flags}"
+            )
+
+
+@click.command()
+@click.argument(
+    "bundle", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--record-events", is_flag=True, help="在每个通过校验的档案中记录 verified 事件")
+@archive_option
+def verify(
+    bundle: Path | None, as_json: bool, record_events: bool, archive_dir: Path | None
+) -> None:
+    """重新计算每份档案的 SHA-256, 报告被改动、缺失或多出的文件 (或校验一个 BagIt 材料包)。"""
+    if bundle is not None:
+        from archive.bag_verify import verify_bag
+
+        bag = verify_bag(bundle)
+        data = bag.as_dict() if hasattr(bag, "as_dict") else dict(bag.__dict__)
+        if as_json:
+            emit_json(data)
+        else:
+            click.echo(f"{bundle}: {'校验通过' if bag.ok else '校验失败'}")
+            for field in ("changed", "missing", "unexpected", "errors"):
+                for item in getattr(bag, field, []):
+                    click.echo(f"  {field}: {item}")
+        if not bag.ok:
+            raise IntegrityError(f"{bundle}: 材料包校验未通过")
+        return
+    archive = open_archive(archive_dir)
+    with archive.writer_lock(), Catalog(archive.catalog_path) as catalog, progress("校验") as bar:
+        report = verify_records(
+            archive,
+            catalog,
+            record_event=record_events,
+            clock_iso=lambda: local_now().isoformat(),
+            progress=bar,
+        )
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        click.echo(f"已校验 {report.checked} 份档案")
+        for item in report.changed:
+            click.echo(f"  已改动: {item['record']}")
+        for item in report.missing:
+            click.echo(f"  已缺失: {item['record']}")
+        for path in report.unexpected:
+            click.echo(f"  未登记的文件: {path}")
+        click.echo("全部一致" if report.ok else "发现问题, 见上")
+    if not report.ok:
+        raise IntegrityError(
+            f"校验发现 {len(report.changed)} 份被改动, {len(report.missing)} 份缺失, "
+            f"{len(report.unexpected)} 个未登记文件"
+        )
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@archive_option
+def reindex(as_json: bool, archive_dir: Path | None) -> None:
+    """从 records/ 重建目录库(以及检索索引)。"""
+    archive = open_archive(archive_dir)
+    with archive.writer_lock(), Catalog(archive.catalog_path) as catalog, progress("重建") as bar:
+        report = reindex_catalog(archive, catalog, progress=bar)
+        extra = _reindex_search(archive, catalog)
+    data = {**report.__dict__, **extra}
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(
+            f"已重建: {report.records} 份档案, {report.households} 户, {report.quarantined} 个隔离文件"
+        )
+        for problem in report.problems:
+            click.echo(f"  问题: {problem}")
+
+
+def _reindex_search(archive: Any, catalog: Catalog) -> dict[str, Any]:
+    try:
+        from archive.search_sync import rebuild_index
+    except ImportError:
+        return {}
+    return {"indexed": rebuild_index(archive, catalog)}
+
+
+@click.group()
+def households() -> None:
+    """零售户名册。"""
+
+
+@households.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@archive_option
+def households_import(file: Path, as_json: bool, archive_dir: Path | None) -> None:
+    """导入许可证系统导出的名册 (CSV 或 XLSX); 有错误则全部列出, 不导入任何一行。"""
+    archive = open_archive(archive_dir)
+    rows = parse_roster(file, archive.config.area_codes)
+    with archive.writer_lock(), Catalog(archive.catalog_path) as catalog:
+        write_roster(archive.roster_path, rows)
+        catalog.replace_households(rows)
+        for old, new in rename_household_folders(archive, rows):
+            catalog.move_prefix(old, new)
+    if as_json:
+        emit_json({"imported": len(rows), "roster": str(archive.roster_path)})
+    else:
+        click.echo(f"已导入 {len(rows)} 户 → {archive.roster_path}")
+
+
+@households.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@archive_option
+def households_list(as_json: bool, archive_dir: Path | None) -> None:
+    """列出名册。"""
+    archive = open_archive(archive_dir)
+    with Catalog(archive.catalog_path) as catalog:
+        rows = [dict(r) for r in catalog.households()]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(
+            f"{row['licence_no']}  {row['name']}  {row['class'] or '-'}  至 {row['valid_to'] or '?'}"
+        )
+
+
+@click.group()
+def quarantine() -> None:
+    """隔离区。"""
+
+
+@quarantine.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@archive_option
+def quarantine_list(as_json: bool, archive_dir: Path | None) -> None:
+    """列出被隔离的文件及原因。"""
+    archive = open_archive(archive_dir)
+    with Catalog(archive.catalog_path) as catalog:
+        rows = [dict(r) for r in catalog.quarantined()]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['at'][:19]}  [{row['code']}]  {row['path']}  {row['reason']}")
+    if not rows:
+        click.echo("隔离区为空", err=True)
+
+
+COMMANDS = [show, verify, reindex, households, quarantine]

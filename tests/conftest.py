@@ -1,0 +1,71 @@
+"""Shared fixtures: real archives in tmp_path, the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DANGAN = Path(sys.executable).with_name("dangan")
+
+
+def run_dangan(
+    *args: str | Path, cwd: Path | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``dangan`` console script, capturing output."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [str(DANGAN), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def json_lines(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def make_archive(root: Path, **settings: Any) -> Path:
+    """``dangan init`` a fresh archive (settle 0 so freshly written files are taken)."""
+    result = run_dangan(
+        "init",
+        root,
+        "--bureau",
+        "潼关县烟草专卖局",
+        "--area-code",
+        "610522",
+        "--case-prefix",
+        "潼烟罚",
+    )
+    assert result.returncode == 0, result.stderr
+    config = root / "dangan.toml"
+    text = config.read_text(encoding="utf-8").replace(
+        "settle_seconds = 2.0", "settle_seconds = 0.0"
+    )
+    for key, value in settings.items():
+        import re
+
+        text = re.sub(rf"(?m)^{key} = .*?(\s+#.*)?$", f"{key} = {value}", text)
+    text = text.replace("enabled = true", "enabled = false")  # OCR off unless a test wants it
+    config.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def archive_dir(tmp_path: Path) -> Path:
+    return make_archive(tmp_path / "档案库")
+
+
+@pytest.fixture
+def dangan() -> Callable[..., subprocess.CompletedProcess[str]]:
+    return run_dangan
