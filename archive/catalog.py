@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS records (
     source TEXT NOT NULL,
     filed_at TEXT NOT NULL,
     legible INTEGER,
+    meta TEXT NOT NULL DEFAULT '{}',
     text TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS records_dossier ON records (dossier_key);
@@ -61,7 +62,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 RECORD_COLUMNS = (
     "record_id", "path", "dossier_kind", "dossier_key", "doc_type", "claimed_type", "title",
     "licence_no", "case_no", "retailer", "meeting_type", "doc_date", "year", "mime", "size",
-    "pages", "original_name", "source", "filed_at", "legible", "text",
+    "pages", "original_name", "source", "filed_at", "legible", "meta", "text",
 )  # fmt: skip
 
 
@@ -96,6 +97,7 @@ def row_from_sidecar(path: str, side: dict[str, Any]) -> dict[str, Any]:
         "source": side.get("source", ""),
         "filed_at": filed,
         "legible": None if legible is None else int(bool(legible)),
+        "meta": json.dumps(keys, ensure_ascii=False, sort_keys=True),
         "text": "\n\f\n".join(p.get("text", "") for p in text.get("pages", [])),
     }
 

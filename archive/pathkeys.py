@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from archive.config import ArchiveConfig
 from archive.doctypes import type_from_name
@@ -26,6 +27,9 @@ class DocKeys:
     year: int | None = None
     doc_type: str | None = None
     source: str = "path"  # where the keys came from: path | content
+    attendees: list[str] = field(default_factory=list)  # meetings: 参加人员
+    host: str | None = None  # meetings: 主持人
+    topic: str | None = None  # meetings: 议题
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -39,7 +43,7 @@ class DocKeys:
             return self.meeting_type is not None and self.year is not None
         return False
 
-    def as_dict(self) -> dict[str, str | int | None]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "licence_no": self.licence_no,
             "retailer": self.retailer,
@@ -47,6 +51,9 @@ class DocKeys:
             "meeting_type": self.meeting_type,
             "date": self.date.isoformat() if self.date else None,
             "year": self.year,
+            "attendees": self.attendees or None,
+            "host": self.host,
+            "topic": self.topic,
         }
 
 

@@ -1,0 +1,186 @@
+"""Ingest benchmark: files per second through ``dangan ingest``, and watch latency.
+
+    .venv/bin/python bench/ingest.py [--files 1000] [--drops 20]
+
+Prints, in one run:
+- ``dangan ingest`` over N text-layer PDFs (one process, as a clerk runs it), beside the peer:
+  a bare safe copy of the same files (read, SHA-256, write, fsync, rename) — the floor any
+  filer that cannot lose a file must pay;
+- the delay from a file landing in a watched folder to ``dangan watch`` reporting it filed,
+  with native events and with polling, beside the peer: the raw watchdog event delay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import queue
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from samples.textpdf import make_households, write_licence_pdfs  # noqa: E402
+
+DANGAN = str(Path(sys.executable).with_name("dangan"))
+CACHE = ROOT / "bench" / "out" / "ingest-pdfs"
+
+
+def corpus(files: int) -> Path:
+    folder = CACHE / str(files)
+    if not (folder / ".complete").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        write_licence_pdfs(folder / "inbox", make_households(files, seed=42))
+        (folder / ".complete").touch()
+    return folder / "inbox"
+
+
+def safe_copy_peer(source: Path, target: Path) -> float:
+    files = sorted(p for p in source.rglob("*.pdf"))
+    target.mkdir(parents=True)
+    start = time.perf_counter()
+    for index, path in enumerate(files):
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        tmp = target / f".tmp-{index}"
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target / f"{digest}.pdf")
+    return time.perf_counter() - start
+
+
+def init_archive(root: Path, settle: float = 0.0) -> None:
+    subprocess.run([DANGAN, "init", str(root), "--area-code", "610522"], check=True, capture_output=True)
+    config = root / "dangan.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("settle_seconds = 2.0", f"settle_seconds = {settle}"),
+        encoding="utf-8",
+    )
+
+
+def dangan_ingest(source: Path, work: Path) -> tuple[float, int]:
+    archive = work / "archive"
+    init_archive(archive)
+    shutil.copytree(source, archive / "inbox", dirs_exist_ok=True)
+    start = time.perf_counter()
+    result = subprocess.run(
+        [DANGAN, "ingest", "--json", "--no-ocr", "--archive", str(archive)],
+        capture_output=True, text=True, check=True,
+    )
+    elapsed = time.perf_counter() - start
+    filed = sum(1 for line in result.stdout.splitlines() if json.loads(line)["outcome"] == "filed")
+    return elapsed, filed
+
+
+def _drop(folder: Path, data: bytes, name: str) -> float:
+    """Write a file as a copier does (temporary name, then rename); return when it landed."""
+    tmp = folder / f".{name}.part"
+    tmp.write_bytes(data)
+    os.replace(tmp, folder / name)
+    return time.perf_counter()
+
+
+def watch_latency(samples: list[bytes], work: Path, args: list[str], settle: float) -> list[float]:
+    archive = work / ("watch-" + "-".join(a.strip("-") for a in args) if args else "watch-native")
+    init_archive(archive, settle)
+    proc = subprocess.Popen(
+        [DANGAN, "watch", "--json", "--no-ocr", "--archive", str(archive), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    lines: queue.Queue[tuple[float, str]] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put((time.perf_counter(), line))
+
+    threading.Thread(target=pump, daemon=True).start()
+    time.sleep(3.0)  # start-up: imports, observer
+    delays = []
+    folder = archive / "inbox" / "许可证" / "610522100001"
+    folder.mkdir(parents=True)
+    for index, data in enumerate(samples):
+        landed = _drop(folder, data, f"申请表{index}.pdf")
+        seen, line = lines.get(timeout=60)
+        assert json.loads(line)["outcome"] == "filed", line
+        delays.append(seen - landed)
+        time.sleep(0.2)
+    proc.terminate()
+    proc.wait(timeout=30)
+    return delays
+
+
+def watchdog_peer(samples: list[bytes], work: Path) -> list[float]:
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    folder = work / "raw-watchdog"
+    folder.mkdir()
+    events: queue.Queue[float] = queue.Queue()
+
+    class Handler(FileSystemEventHandler):
+        def on_moved(self, event: FileSystemEvent) -> None:
+            events.put(time.perf_counter())
+
+    observer = Observer()
+    observer.schedule(Handler(), str(folder), recursive=True)
+    observer.start()
+    time.sleep(0.5)
+    delays = []
+    for index, data in enumerate(samples):
+        landed = _drop(folder, data, f"f{index}.pdf")
+        delays.append(events.get(timeout=10) - landed)
+    observer.stop()
+    observer.join()
+    return delays
+
+
+def _fmt(delays: list[float]) -> str:
+    ordered = sorted(delays)
+    p95 = ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
+    return f"p50 {statistics.median(ordered) * 1000:8.1f} ms   p95 {p95 * 1000:8.1f} ms   (n={len(ordered)})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--drops", type=int, default=20)
+    args = parser.parse_args()
+    print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    source = corpus(args.files)
+    files = sorted(source.rglob("*.pdf"))
+    size = sum(p.stat().st_size for p in files)
+    print(f"corpus: {len(files)} text-layer PDFs, {size / 1e6:.1f} MB\n")
+    with tempfile.TemporaryDirectory(dir=ROOT / "bench" / "out") as tmp:
+        work = Path(tmp)
+        peer = safe_copy_peer(source, work / "peer")
+        elapsed, filed = dangan_ingest(source, work)
+        assert filed == len(files), f"only {filed} of {len(files)} filed"
+        print("ingest (files/s, higher is better)")
+        print(f"  peer: safe copy (sha256+write+fsync+rename)  {len(files) / peer:8.1f} files/s  ({peer:.1f} s)")
+        print(f"  dangan ingest (preflight, journal, sidecar,  {len(files) / elapsed:8.1f} files/s  ({elapsed:.1f} s)")
+        print("                catalog, incl. process start)")
+        samples = [p.read_bytes() for p in files[: args.drops]]
+        print("\nwatch latency: file landed (renamed into the inbox) → reported filed")
+        print(f"  peer: raw watchdog event (inotify)          {_fmt(watchdog_peer(samples, work))}")
+        native = watch_latency(samples, work, ["--settle", "0.5"], 0.5)
+        print(f"  dangan watch, native events, settle 0.5 s  {_fmt(native)}")
+        polled = watch_latency(samples, work, ["--poll", "1", "--settle", "0.5"], 0.5)
+        print(f"  dangan watch --poll 1, settle 0.5 s         {_fmt(polled)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
