@@ -1,0 +1,374 @@
+"""The official-document (公文) model shared by every generated report.
+
+A report is an :class:`OfficialDocument` value: title, optional document number
+(发文字号), addressee (主送机关), body blocks (headings, paragraphs, tables), closing
+(结束语), issuer (发文机关署名), date (成文日期) and attachments (附件).  The model knows
+nothing about the archive; ``archive.render_docx`` and ``archive.render_pdf`` lay it out
+per GB/T 9704-2012.
+
+Layout constants of GB/T 9704-2012 live here so that both renderers agree:
+A4, 版心 156 mm x 225 mm, top margin 37 mm, binding (left) margin 28 mm, hence right
+26 mm and bottom 35 mm; 22 lines of 28 characters of 三号 (16 pt) type.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from archive.errors import ConfigError, Problem, UsageError, ValidationError
+
+
+class TemplateError(ConfigError):
+    """A report template (templates/docx/*.docx, templates/html/*) cannot be rendered.
+
+    ``template`` is the file, ``tag`` the offending Jinja tag when it could be found.
+    """
+
+    def __init__(self, message: str, *, template: Path, tag: str | None = None) -> None:
+        super().__init__(message)
+        self.template = template
+        self.tag = tag
+
+
+# --- GB/T 9704-2012 page geometry -------------------------------------------------
+
+MM_PER_PT = 25.4 / 72
+TWIPS_PER_PT = 20
+
+PAGE_WIDTH_MM = 210.0
+PAGE_HEIGHT_MM = 297.0
+MARGIN_TOP_MM = 37.0
+MARGIN_LEFT_MM = 28.0  # 订口 (binding edge)
+TYPE_AREA_WIDTH_MM = 156.0
+TYPE_AREA_HEIGHT_MM = 225.0
+MARGIN_RIGHT_MM = PAGE_WIDTH_MM - MARGIN_LEFT_MM - TYPE_AREA_WIDTH_MM  # 26 mm
+MARGIN_BOTTOM_MM = PAGE_HEIGHT_MM - MARGIN_TOP_MM - TYPE_AREA_HEIGHT_MM  # 35 mm
+LINES_PER_PAGE = 22
+CHARS_PER_LINE = 28
+BODY_PT = 16.0  # 三号
+TITLE_PT = 22.0  # 二号
+PAGE_NUMBER_PT = 14.0  # 四号
+PAGE_NUMBER_GAP_MM = 7.0  # 一字线上距版心下边缘 7 mm
+TABLE_PT = 12.0  # 小四, tables
+
+
+def mm_to_pt(mm: float) -> float:
+    return mm / MM_PER_PT
+
+
+def mm_to_twips(mm: float) -> int:
+    return round(mm_to_pt(mm) * TWIPS_PER_PT)
+
+
+def line_pitch_twips() -> int:
+    """Exact line pitch (twips) that fits 22 lines in the 225 mm type area.
+
+    225 mm = 12756 twips; 12756 / 22 = 579.8, so 580 twips (29 pt) would fit only 21
+    lines: the pitch is rounded *down* to 579 twips = 28.95 pt.
+    """
+    return int(mm_to_twips(TYPE_AREA_HEIGHT_MM) // LINES_PER_PAGE)
+
+
+def line_pitch_pt() -> float:
+    return line_pitch_twips() / TWIPS_PER_PT
+
+
+def char_pitch_pt() -> float:
+    """Character pitch giving 28 characters in the 156 mm type width (about 15.79 pt)."""
+    return mm_to_pt(TYPE_AREA_WIDTH_MM) / CHARS_PER_LINE
+
+
+def letter_spacing_pt() -> float:
+    """Tracking to add to 16 pt characters so that 28 fit a line (negative, ~-0.21 pt).
+
+    Rounded down to the next 0.01 pt so rounding never pushes the 28th character over.
+    """
+    return int((char_pitch_pt() - BODY_PT) * 100 - 1) / 100
+
+
+# --- the model ---------------------------------------------------------------------
+
+HEADING_LEVELS = (1, 2, 3, 4)
+TABLE_ALIGNS = ("left", "center", "right")
+
+
+@dataclass
+class Heading:
+    """A structural heading: level 1 "一、", 2 "（一）", 3 "1.", 4 "（1）".
+
+    ``number`` is the label; leave it ``None`` to number automatically.  ``run_in`` is
+    body text that continues in the same paragraph after the heading, as in
+    "（一）健全组织机构。围绕创建工作，……" (the heading keeps its font, the rest is 仿宋).
+    """
+
+    level: int
+    text: str
+    number: str | None = None
+    run_in: str | None = None
+
+
+@dataclass
+class Paragraph:
+    """A body paragraph (首行缩进二字).  ``bold_lead`` is a run-in lead sentence set in bold,
+    e.g. "一是强化了硬件设施基础。"."""
+
+    text: str
+    bold_lead: str | None = None
+
+
+@dataclass
+class Table:
+    """A bordered table: a findings table (问题/措施/结果/证据) or a figures table.
+
+    ``widths`` are relative column weights (any positive numbers); ``None`` = equal.
+    ``align`` is per column "left", "center" or "right" (body cells; headers are
+    centred); ``None`` = all left.
+    """
+
+    columns: list[str]
+    rows: list[list[str]]
+    caption: str | None = None
+    widths: list[float] | None = None
+    align: list[str] | None = None
+
+    def alignments(self) -> list[str]:
+        return list(self.align) if self.align is not None else ["left"] * len(self.columns)
+
+
+Block = Heading | Paragraph | Table
+
+
+@dataclass
+class Attachment:
+    """A 附件: listed in the 附件说明 after the body, printed on its own pages after the
+    signature with the label "附件1" and its title."""
+
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class OfficialDocument:
+    title: str
+    issuer: str  # 发文机关署名, e.g. "潼关县烟草专卖局"
+    date: _dt.date  # 成文日期
+    blocks: list[Block] = field(default_factory=list)
+    doc_number: str | None = None  # 发文字号, e.g. "潼烟专〔2024〕1号"
+    addressee: str | None = None  # 主送机关, e.g. "渭南市烟草专卖局："
+    closing: str | None = None  # 结束语, e.g. "特此报告。"
+    attachments: list[Attachment] = field(default_factory=list)
+    header_org: str | None = None  # 发文机关标志 (red masthead), e.g. "潼关县烟草专卖局文件"
+
+    @property
+    def title_lines(self) -> list[str]:
+        """The title split on line breaks (a long title is set on several lines)."""
+        return [line.strip() for line in self.title.splitlines() if line.strip()]
+
+    def validate(self) -> None:
+        """Raise ValidationError listing every problem of the document at once."""
+        problems: list[Problem] = []
+        if not self.title_lines:
+            problems.append(Problem(None, "标题", "非空的标题", self.title))
+        if not self.issuer.strip():
+            problems.append(Problem(None, "发文机关署名", "非空的机关名称", self.issuer))
+        if not isinstance(self.date, _dt.date):
+            problems.append(Problem(None, "成文日期", "datetime.date", repr(self.date)))
+        _check_blocks(self.blocks, "正文", problems)
+        for i, att in enumerate(self.attachments, start=1):
+            if not att.title.strip():
+                problems.append(Problem(i, f"附件{i}标题", "非空的附件标题", att.title))
+            _check_blocks(att.blocks, f"附件{i}", problems)
+        if problems:
+            raise ValidationError(f"公文《{self.title.strip() or '(无标题)'}》", problems)
+
+
+def _check_blocks(blocks: list[Block], where: str, problems: list[Problem]) -> None:
+    for row, block in enumerate(blocks, start=1):
+        if isinstance(block, Heading):
+            if block.level not in HEADING_LEVELS:
+                problems.append(
+                    Problem(row, f"{where}标题层级", "1–4 (一、/（一）/1./（1）)", str(block.level))
+                )
+            if not block.text.strip():
+                problems.append(Problem(row, f"{where}标题", "非空的标题文字", block.text))
+        elif isinstance(block, Paragraph):
+            if not block.text.strip() and not (block.bold_lead or "").strip():
+                problems.append(Problem(row, f"{where}段落", "非空的段落", block.text))
+        elif isinstance(block, Table):
+            n = len(block.columns)
+            if n == 0:
+                problems.append(Problem(row, f"{where}表格列", "至少一列", "0 列"))
+            for r, cells in enumerate(block.rows, start=1):
+                if len(cells) != n:
+                    problems.append(
+                        Problem(row, f"{where}表格第{r}行", f"{n} 个单元格", f"{len(cells)} 个")
+                    )
+            if block.widths is not None and (
+                len(block.widths) != n or any(w <= 0 for w in block.widths)
+            ):
+                problems.append(Problem(row, f"{where}表格列宽", f"{n} 个正数", repr(block.widths)))
+            if block.align is not None and (
+                len(block.align) != n or any(a not in TABLE_ALIGNS for a in block.align)
+            ):
+                problems.append(
+                    Problem(row, f"{where}表格对齐", f"{n} 个 left/center/right", repr(block.align))
+                )
+        else:
+            problems.append(
+                Problem(row, f"{where}内容块", "Heading/Paragraph/Table", type(block).__name__)
+            )
+
+
+# --- numbering ---------------------------------------------------------------------
+
+_DIGITS = "零一二三四五六七八九"
+
+
+def chinese_numeral(n: int) -> str:
+    """1 → 一, 10 → 十, 12 → 十二, 20 → 二十, 99 → 九十九 (headings never go further)."""
+    if not 1 <= n <= 99:
+        raise UsageError(f"标题序号 {n} 超出范围 1–99")
+    tens, ones = divmod(n, 10)
+    if tens == 0:
+        return _DIGITS[ones]
+    head = "十" if tens == 1 else _DIGITS[tens] + "十"
+    return head + (_DIGITS[ones] if ones else "")
+
+
+def heading_label(level: int, n: int) -> str:
+    """The GB/T 9704 structural label: 一、 / （一） / 1. / （1）."""
+    if level == 1:
+        return f"{chinese_numeral(n)}、"
+    if level == 2:
+        return f"（{chinese_numeral(n)}）"
+    if level == 3:
+        return f"{n}."
+    if level == 4:
+        return f"（{n}）"
+    raise UsageError(f"标题层级 {level} 无效: 只有 1–4 级 (一、/（一）/1./（1）)")
+
+
+def numbered(blocks: list[Block]) -> list[tuple[Block, str]]:
+    """Pair each block with its label ("" for non-headings).
+
+    Counters restart below each higher heading; a heading with an explicit ``number``
+    keeps it and still advances its counter.
+    """
+    counters = [0, 0, 0, 0, 0]
+    out: list[tuple[Block, str]] = []
+    for block in blocks:
+        if isinstance(block, Heading) and block.level in HEADING_LEVELS:
+            counters[block.level] += 1
+            for deeper in range(block.level + 1, 5):
+                counters[deeper] = 0
+            label = (
+                block.number
+                if block.number is not None
+                else heading_label(block.level, counters[block.level])
+            )
+            out.append((block, label))
+        else:
+            out.append((block, ""))
+    return out
+
+
+_LABEL_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
+    (1, re.compile(r"^\s*([一二三四五六七八九十]{1,3})\s*[、，,]\s*")),
+    (2, re.compile(r"^\s*[（(]\s*([一二三四五六七八九十]{1,3})\s*[）)]\s*[、，,]?\s*")),
+    (3, re.compile(r"^\s*([0-9０-９]{1,2})\s*[.．、](?![0-9０-９])\s*")),
+    (4, re.compile(r"^\s*[（(]\s*([0-9０-９]{1,2})\s*[）)]\s*[、，,]?\s*")),
+)
+
+
+def parse_heading(line: str) -> tuple[int, str] | None:
+    """Recognise a structural label at the start of a line (full- or half-width).
+
+    Returns (level, text without the label) or None.  "1、" is accepted as level 3 (a
+    common slip in real documents; the renderer writes the correct "1.").
+    """
+    for level, pattern in _LABEL_PATTERNS:
+        m = pattern.match(line)
+        if m:
+            return level, line[m.end() :].strip()
+    return None
+
+
+# --- document numbers and dates -------------------------------------------------------
+
+DocNumberStyle = Literal["bureau", "enforcement"]
+
+_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+_DOC_NUMBER = re.compile(
+    r"^\s*(?P<prefix>[^\s〔〕\[\]【】［］()（）]*?)\s*[〔\[【［(（]\s*(?P<year>[0-9０-９]{4})\s*"
+    r"[〕\]】］)）]\s*(?P<di>第?)\s*(?P<n>[0-9０-９]+)\s*号\s*$"
+)
+
+
+def format_doc_number(
+    prefix: str, year: int | None, n: int, *, style: DocNumberStyle = "bureau"
+) -> str:
+    """发文字号 per GB/T 9704: "潼烟专〔2024〕1号" (六角括号, no leading zeros, no 第).
+
+    ``style="enforcement"`` gives the numbering of enforcement papers (案卷/文书):
+    "潼烟罚〔2024〕第1号"; with an empty prefix and no year, just "第1号".
+    """
+    if n < 1:
+        raise UsageError(f"发文序号应为正整数, 实为 {n}")
+    if year is not None and not 1900 <= year <= 2999:
+        raise UsageError(f"发文年份应为四位年份, 实为 {year}")
+    if style == "bureau":
+        if not prefix.strip() or year is None:
+            raise UsageError("机关发文字号需要机关代字和年份, 如 潼烟专〔2024〕1号")
+        return f"{prefix.strip()}〔{year}〕{n}号"
+    if style == "enforcement":
+        if year is None:
+            return f"{prefix.strip()}第{n}号"
+        return f"{prefix.strip()}〔{year}〕第{n}号"
+    raise UsageError(f"未知的文号样式 {style!r}: 应为 'bureau' 或 'enforcement'")
+
+
+def parse_doc_number(text: str) -> tuple[str, int, int, DocNumberStyle] | None:
+    """Read back a document number written with any bracket 〔〕[]【】［］() and full- or
+    half-width digits: "潼烟罚[2011]第12号" → ("潼烟罚", 2011, 12, "enforcement")."""
+    m = _DOC_NUMBER.match(text)
+    if not m:
+        return None
+    year = int(m["year"].translate(_FULLWIDTH_DIGITS))
+    n = int(m["n"].translate(_FULLWIDTH_DIGITS))
+    style: DocNumberStyle = "enforcement" if m["di"] else "bureau"
+    return m["prefix"], year, n, style
+
+
+def chinese_date(d: _dt.date) -> str:
+    """成文日期 in Arabic numerals without leading zeros (GB/T 9704-2012): 2024年3月5日."""
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+# --- text width (for the signature block) ---------------------------------------------
+
+
+def text_width_em(text: str) -> float:
+    """Width of text in ems of body type: CJK and full-width forms 1, ASCII 0.5."""
+    width = 0.0
+    for ch in text:
+        width += 0.5 if ord(ch) < 0x2E80 and ch not in "—…“”‘’" else 1.0
+    return width
+
+
+def signature_indents_em(issuer: str, date_text: str) -> tuple[float, float]:
+    """Right indents (in characters) of the issuer line and the date line.
+
+    GB/T 9704-2012 7.3.5.2 (不加盖印章): the issuer is set 右空二字; the date goes on the
+    next line, its first character two characters right of the issuer's first character;
+    if the date is then longer than the issuer, the date is set 右空二字 and the issuer
+    moves left instead.
+    """
+    li, ld = text_width_em(issuer), text_width_em(date_text)
+    date_right = li - ld
+    if date_right >= 2:
+        return 2.0, date_right
+    return 4.0 + ld - li, 2.0

@@ -1,0 +1,541 @@
+"""Render an :class:`~archive.officialdoc.OfficialDocument` to .docx through a docxtpl
+template laid out per GB/T 9704-2012 (default ``templates/docx/official.docx``, built by
+``templates/docx/build_templates.py``; clerks may edit it in Word).
+
+The template iterates over plain values (see :func:`docx_context`); only tables and the
+signature block are prebuilt here, because their geometry depends on the content.  A
+template a clerk broke (a mistyped ``{% %}`` tag, an unknown field) raises
+:class:`~archive.officialdoc.TemplateError` naming the template file and the tag.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import docx
+import jinja2
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls, qn
+from docx.shared import Pt
+from docxtpl import DocxTemplate
+from lxml import etree
+from markupsafe import Markup
+
+from archive import officialdoc as od
+from archive.errors import ArchiveError, NotFoundError
+from archive.officialdoc import Heading, OfficialDocument, Paragraph, Table, TemplateError
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATE_DIR = REPO / "templates" / "docx"
+DEFAULT_TEMPLATE = TEMPLATE_DIR / "official.docx"
+
+_ALIGN = {"center": WD_ALIGN_PARAGRAPH.CENTER, "right": WD_ALIGN_PARAGRAPH.RIGHT}
+_BORDER = '<w:{side} w:val="single" w:sz="6" w:space="0" w:color="000000"/>'
+_SIDES = ("top", "left", "bottom", "right", "insideH", "insideV")
+
+
+def render_docx(doc: OfficialDocument, out: Path, *, template: Path | None = None) -> Path:
+    """Write ``doc`` as a .docx at ``out`` (parent folders are created); return ``out``."""
+    doc.validate()
+    template = Path(template) if template is not None else DEFAULT_TEMPLATE
+    if not template.is_file():
+        raise NotFoundError(
+            f"找不到公文模板 {template}: 请检查路径, 或运行 "
+            f"python templates/docx/build_templates.py 重新生成默认模板"
+        )
+    try:
+        tpl = DocxTemplate(str(template))
+        tpl.init_docx()
+    except (zipfile.BadZipFile, KeyError, ValueError, etree.XMLSyntaxError) as exc:
+        raise TemplateError(
+            f"公文模板 {template} 不是有效的 Word 文档 ({exc}): 请用 Word 另存为 .docx 格式",
+            template=template,
+        ) from exc
+    context = docx_context(doc, template)
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    try:
+        tpl.render(context, jinja_env=env, autoescape=True)
+    except jinja2.TemplateSyntaxError as exc:
+        raise _syntax_error(template, exc) from exc
+    except jinja2.UndefinedError as exc:
+        raise _undefined_error(template, exc) from exc
+    except jinja2.TemplateError as exc:
+        raise TemplateError(
+            f"公文模板 {template} 渲染失败: {exc}。请在 Word 中检查模板里的 {{% %}} 和 {{{{ }}}} 标签",
+            template=template,
+        ) from exc
+    out = Path(out)
+    write_atomically(out, lambda tmp: tpl.save(str(tmp)))
+    return out
+
+
+def write_atomically(out: Path, write: Callable[[Path], object]) -> None:
+    """Let ``write`` fill a temporary file beside ``out``, then rename it into place: a
+    crash or a full disk never leaves a half-written report under the real name."""
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise ArchiveError(
+            f"无法写入 {out}: {exc.strerror}; 请检查磁盘空间, 以及该文件是否正在 Word 或 PDF 阅读器中打开"
+        ) from exc
+    finally:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # the folder itself is unusable; the error above says so
+
+
+# --- WordprocessingML child order ------------------------------------------------------
+# Word refuses ("unreadable content") property elements out of the schema's sequence, so
+# every element added by hand goes through ooxml_insert.
+
+OOXML_ORDER: dict[str, tuple[str, ...]] = {
+    "pPr": (
+        "pStyle",
+        "keepNext",
+        "keepLines",
+        "pageBreakBefore",
+        "framePr",
+        "widowControl",
+        "numPr",
+        "suppressLineNumbers",
+        "pBdr",
+        "shd",
+        "tabs",
+        "suppressAutoHyphens",
+        "kinsoku",
+        "wordWrap",
+        "overflowPunct",
+        "topLinePunct",
+        "autoSpaceDE",
+        "autoSpaceDN",
+        "bidi",
+        "adjustRightInd",
+        "snapToGrid",
+        "spacing",
+        "ind",
+        "contextualSpacing",
+        "mirrorIndents",
+        "suppressOverlap",
+        "jc",
+        "textDirection",
+        "textAlignment",
+        "textboxTightWrap",
+        "outlineLvl",
+        "divId",
+        "cnfStyle",
+        "rPr",
+        "sectPr",
+        "pPrChange",
+    ),
+    "rPr": (
+        "rStyle",
+        "rFonts",
+        "b",
+        "bCs",
+        "i",
+        "iCs",
+        "caps",
+        "smallCaps",
+        "strike",
+        "dstrike",
+        "outline",
+        "shadow",
+        "emboss",
+        "imprint",
+        "noProof",
+        "snapToGrid",
+        "vanish",
+        "webHidden",
+        "color",
+        "spacing",
+        "w",
+        "kern",
+        "position",
+        "sz",
+        "szCs",
+        "highlight",
+        "u",
+        "effect",
+        "bdr",
+        "shd",
+        "fitText",
+        "vertAlign",
+        "rtl",
+        "cs",
+        "em",
+        "lang",
+        "eastAsianLayout",
+        "specVanish",
+        "oMath",
+    ),
+    "tblPr": (
+        "tblStyle",
+        "tblpPr",
+        "tblOverlap",
+        "bidiVisual",
+        "tblStyleRowBandSize",
+        "tblStyleColBandSize",
+        "tblW",
+        "jc",
+        "tblCellSpacing",
+        "tblInd",
+        "tblBorders",
+        "shd",
+        "tblLayout",
+        "tblCellMar",
+        "tblLook",
+        "tblCaption",
+        "tblDescription",
+    ),
+    "tcPr": (
+        "cnfStyle",
+        "tcW",
+        "gridSpan",
+        "hMerge",
+        "vMerge",
+        "tcBorders",
+        "shd",
+        "noWrap",
+        "tcMar",
+        "textDirection",
+        "tcFitText",
+        "vAlign",
+        "hideMark",
+    ),
+}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def ooxml_insert(parent: Any, child: Any) -> Any:
+    """Insert ``child`` into a w:pPr/w:rPr/w:tblPr/w:tcPr at its schema position,
+    replacing an existing element of the same name; return ``child``."""
+    order = OOXML_ORDER[_local(parent.tag)]
+    name = _local(child.tag)
+    for old in parent.findall(child.tag):
+        parent.remove(old)
+    later = set(order[order.index(name) + 1 :])
+    for i, existing in enumerate(parent):
+        if _local(existing.tag) in later:
+            parent.insert(i, child)
+            return child
+    parent.append(child)
+    return child
+
+
+def ooxml_out_of_order(root: Any) -> list[str]:
+    """Property elements under ``root`` whose children break the schema order (tests)."""
+    problems: list[str] = []
+    for parent_name, order in OOXML_ORDER.items():
+        for parent in root.iter(qn(f"w:{parent_name}")):
+            names = [_local(c.tag) for c in parent if _local(c.tag) in order]
+            positions = [order.index(n) for n in names]
+            if positions != sorted(positions):
+                problems.append(f"{parent_name}: {' '.join(names)}")
+    return problems
+
+
+# --- context -----------------------------------------------------------------------------
+
+
+class _Scratch:
+    """Builds prebuilt fragments (tables, the signature) with python-docx in a scratch
+    copy of the template, so they use the template's styles, and hands them over as
+    WordprocessingML for ``{{p ...}}`` tags (docxtpl's Subdoc needs docxcompose)."""
+
+    def __init__(self, template: Path) -> None:
+        self.doc = docx.Document(str(template))
+        self.body = self.doc.element.body
+        for child in list(self.body):
+            if child.tag != qn("w:sectPr"):
+                self.body.remove(child)
+
+    @property
+    def styles(self) -> Any:
+        return self.doc.styles
+
+    def add_paragraph(self, text: str, style: str) -> Any:
+        return self.doc.add_paragraph(text, style=style)
+
+    def add_table(self, rows: int, cols: int) -> Any:
+        return self.doc.add_table(rows=rows, cols=cols)
+
+    def take(self) -> Markup:
+        """The fragment built since the last call, as XML; the scratch body is emptied."""
+        parts = []
+        for child in list(self.body):
+            if child.tag == qn("w:sectPr"):
+                continue
+            parts.append(etree.tostring(child, encoding="unicode"))
+            self.body.remove(child)
+        return Markup("".join(parts))
+
+
+def docx_context(doc: OfficialDocument, template: Path = DEFAULT_TEMPLATE) -> dict[str, Any]:
+    """The values a template sees (tables and the signature prebuilt with ``template``'s
+    styles).
+
+    ``title_lines`` (list of str), ``header_org``, ``doc_number``, ``addressee``,
+    ``closing``, ``attachment_note`` (str or None; "\\n" becomes a line break),
+    ``signature`` (prebuilt paragraphs: ``{{p signature }}``), ``blocks`` and, for each of
+    ``attachments``: ``label`` ("附件" or "附件1"), ``title``, ``blocks``.  A block has
+    ``kind`` ("h1".."h4", "p", "table"), ``label``, ``text``, ``run_in``, ``lead`` and
+    ``table`` (prebuilt: ``{{p b.table }}``).
+    """
+    tpl = _Scratch(template)
+    several = len(doc.attachments) > 1
+    return {
+        "title": " ".join(doc.title_lines),
+        "title_lines": doc.title_lines,
+        "header_org": doc.header_org or "",
+        "doc_number": doc.doc_number or "",
+        "addressee": doc.addressee or "",
+        "closing": doc.closing or "",
+        "issuer": doc.issuer,
+        "date": od.chinese_date(doc.date),
+        "attachment_note": attachment_note(doc) or "",
+        "signature": _signature(tpl, doc),
+        "blocks": _blocks(tpl, doc.blocks),
+        "attachments": [
+            {
+                "label": f"附件{i}" if several else "附件",
+                "title": att.title.strip(),
+                "blocks": _blocks(tpl, att.blocks),
+            }
+            for i, att in enumerate(doc.attachments, start=1)
+        ],
+    }
+
+
+def attachment_note(doc: OfficialDocument) -> str | None:
+    """附件说明: "附件：名称" or "附件：1.名称\\n2.名称" (no trailing punctuation)."""
+    titles = [re.sub(r"[。；;，,.]+$", "", a.title.strip()) for a in doc.attachments]
+    if not titles:
+        return None
+    if len(titles) == 1:
+        return f"附件：{titles[0]}"
+    return "附件：" + "\n".join(f"{i}.{t}" for i, t in enumerate(titles, start=1))
+
+
+def _blocks(tpl: _Scratch, blocks: list[od.Block]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for block, label in od.numbered(blocks):
+        item: dict[str, Any] = {
+            "kind": "",
+            "label": label,
+            "text": "",
+            "run_in": "",
+            "lead": "",
+            "table": "",
+        }
+        if isinstance(block, Heading):
+            item.update(kind=f"h{block.level}", text=block.text.strip())
+            item["run_in"] = block.run_in.strip() if block.run_in else ""
+        elif isinstance(block, Paragraph):
+            item.update(kind="p", text=block.text.strip(), lead=(block.bold_lead or "").strip())
+        elif isinstance(block, Table):
+            item.update(kind="table", table=_table(tpl, block))
+        out.append(item)
+    return out
+
+
+def _indent_chars(paragraph: Any, side: str, chars: float) -> None:
+    ppr = paragraph._p.get_or_add_pPr()
+    ind = ppr.find(qn("w:ind"))
+    if ind is None:
+        ind = ooxml_insert(ppr, etree.Element(qn("w:ind")))
+    ind.set(qn(f"w:{side}Chars"), str(round(chars * 100)))
+    ind.set(qn(f"w:{side}"), str(round(chars * od.BODY_PT * od.TWIPS_PER_PT)))
+
+
+def _signature(tpl: _Scratch, doc: OfficialDocument) -> Markup:
+    """发文机关署名 and 成文日期, indented per GB/T 9704-2012 7.3.5.2."""
+    sd = tpl
+    date_text = od.chinese_date(doc.date)
+    issuer_right, date_right = od.signature_indents_em(doc.issuer.strip(), date_text)
+    p = sd.add_paragraph(doc.issuer.strip(), style="发文机关署名")
+    _indent_chars(p, "right", issuer_right)
+    p = sd.add_paragraph(date_text, style="成文日期")
+    _indent_chars(p, "right", date_right)
+    return sd.take()
+
+
+def _table(tpl: _Scratch, table: Table) -> Markup:
+    """A bordered table as wide as the type area; header row repeats on each page."""
+    sd = tpl
+    if table.caption:
+        sd.add_paragraph(table.caption.strip(), style="表格标题")
+    n = len(table.columns)
+    t = sd.add_table(rows=1 + len(table.rows), cols=n)
+    t.alignment = WD_TABLE_ALIGNMENT.CENTER
+    total = od.mm_to_twips(od.TYPE_AREA_WIDTH_MM)
+    weights = table.widths or [1.0] * n
+    widths = [round(total * w / sum(weights)) for w in weights]
+    tbl_pr = t._tbl.tblPr
+    for el in tbl_pr.findall(qn("w:tblW")):
+        tbl_pr.remove(el)
+    ooxml_insert(tbl_pr, parse_xml(f'<w:tblW {nsdecls("w")} w:w="{total}" w:type="dxa"/>'))
+    borders = "".join(_BORDER.format(side=s) for s in _SIDES)
+    ooxml_insert(tbl_pr, parse_xml(f"<w:tblBorders {nsdecls('w')}>{borders}</w:tblBorders>"))
+    ooxml_insert(tbl_pr, parse_xml(f'<w:tblLayout {nsdecls("w")} w:type="fixed"/>'))
+    grid = t._tbl.tblGrid
+    for col, width in zip(grid.findall(qn("w:gridCol")), widths, strict=True):
+        col.set(qn("w:w"), str(width))
+    for row in t.rows:  # rows never split across pages; the header row repeats
+        row._tr.get_or_add_trPr().append(parse_xml(f"<w:cantSplit {nsdecls('w')}/>"))
+    t.rows[0]._tr.get_or_add_trPr().append(parse_xml(f"<w:tblHeader {nsdecls('w')}/>"))
+    aligns = table.alignments()
+    for r, cells in enumerate([table.columns, *table.rows]):
+        style = "表格表头" if r == 0 else "表格文字"
+        for c, text in enumerate(cells):
+            cell = t.rows[r].cells[c]
+            cell.width = Pt(widths[c] / od.TWIPS_PER_PT)
+            lines = str(text).split("\n") or [""]
+            para = cell.paragraphs[0]
+            para.style = sd.styles[style]
+            para.text = lines[0]
+            for line in lines[1:]:
+                cell.add_paragraph(line, style=style)
+            if r > 0 and aligns[c] != "left":
+                for cell_para in cell.paragraphs:
+                    cell_para.alignment = _ALIGN[aligns[c]]
+            tc_pr = cell._tc.get_or_add_tcPr()
+            ooxml_insert(tc_pr, parse_xml(f'<w:vAlign {nsdecls("w")} w:val="center"/>'))
+    return sd.take()
+
+
+# --- template errors -----------------------------------------------------------------------
+
+_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\}|\{[%{](?:(?![%}]\}).)*$")
+_PREFIX = re.compile(r"^(\{[%{])\s*(?:p|r|tr|tc)?(?=\s)")
+_OPENERS = {"for": "endfor", "if": "endif", "with": "endwith", "macro": "endmacro"}
+_MIDDLES = {"elif": "if", "else": "if"}
+
+
+def template_tags(template: Path) -> list[str]:
+    """Every Jinja tag in the template's body, headers and footers, in document order,
+    with Word's run boundaries removed (the text a clerk sees in Word)."""
+    tags: list[str] = []
+    with zipfile.ZipFile(template) as z:
+        parts = sorted(n for n in z.namelist() if re.match(r"word/(header|footer)\d*\.xml$", n))
+        names = ["word/document.xml", *parts]
+        for name in names:
+            if name not in z.namelist():
+                continue
+            root = etree.fromstring(z.read(name))
+            for p in root.iter(qn("w:p")):
+                text = "".join(t.text or "" for t in p.iter(qn("w:t")))
+                tags += [m.group(0) for m in _TAG.finditer(text)]
+    return tags
+
+
+def _check_tag(env: jinja2.Environment, tag: str) -> str | None:
+    """The Jinja complaint about one tag on its own, or None if it parses."""
+    if not tag.endswith(("%}", "}}", "#}")):
+        return "标签没有闭合"
+    core = _PREFIX.sub(r"\1", tag)
+    if core.startswith("{{"):
+        source = core
+    elif core.startswith("{#"):
+        return None
+    else:
+        words = core[2:-2].split()
+        if not words:
+            return "空标签"
+        word = words[0]
+        if word in _OPENERS:
+            source = f"{core}{{% {_OPENERS[word]} %}}"
+        elif word in _MIDDLES:
+            source = f"{{% if 1 %}}{core}{{% endif %}}"
+        elif word in _OPENERS.values() or word in ("set", "colspan", "cellbg", "vm", "hm"):
+            return None
+        else:
+            return f"未知的标签 {word!r}"
+    try:
+        env.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        return str(exc.message)
+    return None
+
+
+def _unbalanced(tags: list[str]) -> tuple[str, str] | None:
+    stack: list[tuple[str, str]] = []
+    for tag in tags:
+        if not tag.startswith("{%"):
+            continue
+        words = _PREFIX.sub(r"\1", tag)[2:-2].split()
+        word = words[0] if words else ""
+        if word in _OPENERS:
+            stack.append((word, tag))
+        elif word in _MIDDLES:
+            if not stack or stack[-1][0] != _MIDDLES[word]:
+                return tag, f"{word} 前面缺少 if"
+        elif word in _OPENERS.values():
+            if not stack or _OPENERS[stack[-1][0]] != word:
+                return tag, "多余的结束标签, 或与前面的开始标签不配对"
+            stack.pop()
+    if stack:
+        return stack[-1][1], f"缺少对应的 {_OPENERS[stack[-1][0]]}"
+    return None
+
+
+def _syntax_error(template: Path, exc: jinja2.TemplateSyntaxError) -> TemplateError:
+    env = jinja2.Environment()
+    tags = template_tags(template)
+    bad: tuple[str, str] | None = None
+    for tag in tags:
+        complaint = _check_tag(env, tag)
+        if complaint:
+            bad = (tag, complaint)
+            break
+    if bad is None:
+        bad = _unbalanced(tags)
+    if bad is None:
+        return TemplateError(
+            f"公文模板 {template} 有语法错误: {exc.message}。请在 Word 中检查模板里的标签",
+            template=template,
+        )
+    tag, complaint = bad
+    return TemplateError(
+        f"公文模板 {template} 中的标签 {tag} 有误: {complaint}。"
+        f"请在 Word 中打开该模板改正这个标签, 或运行 templates/docx/build_templates.py 重建默认模板",
+        template=template,
+        tag=tag,
+    )
+
+
+def _undefined_error(template: Path, exc: jinja2.UndefinedError) -> TemplateError:
+    m = re.search(r"'([^']+)' is undefined|has no attribute '([^']+)'", str(exc))
+    name = (m.group(1) or m.group(2)) if m else None
+    tag = None
+    if name:
+        tag = next(
+            (
+                t
+                for t in template_tags(template)
+                if re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", t)
+            ),
+            None,
+        )
+    where = f"标签 {tag} " if tag else ""
+    return TemplateError(
+        f"公文模板 {template} 的{where}引用了不存在的字段 {name or exc}: "
+        f"可用字段见 archive/render_docx.py 的 docx_context 说明",
+        template=template,
+        tag=tag,
+    )
