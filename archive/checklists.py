@@ -28,10 +28,12 @@ _TOP_KEYS = frozenset({"conditions", "household", "case", "meeting"})
 _REQ_KEYS = frozenset({"name", "any_of", "also", "when"})
 
 
+_BRACKETS = str.maketrans({"(": "（", ")": "）", "[": "（", "]": "）", "【": "（", "】": "）"})
+
+
 def normalise_doc_type(name: str) -> str:
     """Compare-form of a document type: no spaces, one bracket width, 台账, no 《》."""
-    table = str.maketrans({"(": "（", ")": "）", "[": "（", "]": "）", "【": "（", "】": "）"})
-    s = "".join(name.split()).translate(table)
+    s = "".join(name.split()).translate(_BRACKETS)
     return s.replace("台帐", "台账").replace("《", "").replace("》", "")
 
 
