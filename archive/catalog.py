@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-CATALOG_VERSION = 1
+CATALOG_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -112,9 +112,33 @@ class Catalog:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self.rebuilt = self._ensure_schema()
+        if self.rebuilt and (path.parent.parent / "dangan.toml").is_file():
+            # The catalog is derived: a catalog of another version is rebuilt from the records.
+            from archive.config import Archive
+            from archive.reindex import reindex_catalog
+
+            reindex_catalog(Archive(path.parent.parent), self)
+
+    def _ensure_schema(self) -> bool:
+        """Create the tables; drop and recreate them when they are of another version."""
+        tables = {
+            r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        version = None
+        if "meta" in tables:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+            version = row[0] if row else None
+        stale = bool(tables) and version != str(CATALOG_VERSION)
+        if stale:
+            for table in tables:
+                self.db.execute(f"DROP TABLE IF EXISTS {table}")
         self.db.executescript(_SCHEMA)
-        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('version', ?)", (str(CATALOG_VERSION),))
+        self.db.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('version', ?)", (str(CATALOG_VERSION),)
+        )
         self.db.commit()
+        return stale and "records" in tables
 
     def close(self) -> None:
         self.db.close()

@@ -141,7 +141,11 @@ class Intake:
                 side = read_sidecar(sidecar_of(item.record))
                 self.catalog.upsert(self._rel(item.record), side)
                 source = item.source
-                if self._in_inbox(source) and source.exists() and sha256_file(source) == item.sha256:
+                if (
+                    self._in_inbox(source)
+                    and source.exists()
+                    and sha256_file(source) == item.sha256
+                ):
                     source.unlink()
             journal_done(self.archive.journal, item.sha256)
             count += 1
@@ -272,6 +276,8 @@ class Intake:
             roster = self.catalog.household(keys.licence_no)
             if roster is not None:
                 keys.retailer = roster["name"]
+        if keys.dossier_kind == "other" and keys.year is None:
+            keys.year = self.clock().year  # work materials without a year: the year they were filed
         dossier_kind, dossier_key, folder = dossier_folder(self.archive.records, keys)
         label = keys.doc_type or safe_component(Path(display).stem)
         record = folder / next_record_name(folder, label, checked.extension)

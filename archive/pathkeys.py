@@ -41,7 +41,8 @@ class DocKeys:
             return self.case_no is not None
         if self.dossier_kind == "meeting":
             return self.meeting_type is not None and self.year is not None
-        return False
+        # Work materials (实施方案, 自查报告, 照片 …): filed by type and year once the type is known.
+        return self.doc_type is not None
 
     def as_dict(self) -> dict[str, Any]:
         return {

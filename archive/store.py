@@ -24,7 +24,7 @@ from archive.pathkeys import DocKeys
 SIDECAR_SUFFIX = ".json"
 SIDECAR_SCHEMA = 1
 TRAY = "待归档"
-TOP_FOLDERS = {"household": "许可证档案", "case": "处罚案卷", "meeting": "会议记录"}
+TOP_FOLDERS = {"household": "许可证档案", "case": "处罚案卷", "meeting": "会议记录", "materials": "工作材料"}
 _CHUNK = 1024 * 1024
 _SEQ = re.compile(r"^(\d{3,})_")
 
@@ -98,6 +98,9 @@ def dossier_folder(records: Path, keys: DocKeys) -> tuple[str, str, Path]:
     if keys.dossier_kind == "case":
         assert keys.case_no is not None
         return "case", keys.case_no, records / TOP_FOLDERS["case"] / safe_component(keys.case_no)
+    if keys.dossier_kind == "other":
+        key = f"{TOP_FOLDERS['materials']}/{keys.year}"
+        return "materials", key, records / TOP_FOLDERS["materials"] / str(keys.year)
     assert keys.meeting_type is not None and keys.year is not None
     key = f"{keys.meeting_type}/{keys.year}"
     folder = records / TOP_FOLDERS["meeting"] / safe_component(keys.meeting_type) / str(keys.year)

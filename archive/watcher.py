@@ -51,6 +51,7 @@ class Watcher:
         rescan_seconds: float | None = None,
         on_outcome: Callable[[Outcome], None] | None = None,
         on_error: Callable[[Path, BaseException], None] | None = None,
+        after_batch: Callable[[], None] | None = None,
         tick_seconds: float = 0.25,
     ) -> None:
         archive.check_layout()
@@ -64,6 +65,7 @@ class Watcher:
         self.on_outcome = on_outcome
         self.on_error = on_error
         self.tick = tick_seconds
+        self.after_batch = after_batch
         self.pending: set[Path] = set()
 
     def _rescan(self) -> None:
@@ -111,6 +113,12 @@ class Watcher:
                     with self.archive.writer_lock():
                         for path in ready:
                             self._file_one(intake, path)
+                        if self.after_batch is not None:
+                            try:
+                                self.after_batch()
+                            except Exception as exc:  # the index is derived: report, go on
+                                if self.on_error is not None:
+                                    self.on_error(self.archive.index_dir, exc)
                 stop.wait(self.tick)
         finally:
             observer.stop()

@@ -15,7 +15,7 @@ from archive.errors import UsageError
 from archive.intake import Outcome
 from archive.watcher import Watcher
 from cli.common import archive_option, emit_json, open_archive, progress
-from cli.pipeline import extractor_for, make_intake
+from cli.pipeline import after_batch, extractor_for, make_intake
 
 _LABEL = {
     "filed": "已归档",
@@ -80,6 +80,7 @@ def ingest(
         intake = make_intake(archive, catalog, extractor, settle_seconds=settle)
         with progress("归档") as bar:
             outcomes = intake.run(list(paths) or None, progress=bar)
+        after_batch(archive, catalog)
     for outcome in outcomes:
         _print_outcome(outcome, as_json)
     if not as_json:
@@ -121,6 +122,7 @@ def watch(
         watcher = Watcher(
             archive,
             lambda: make_intake(archive, catalog, extractor),
+            after_batch=lambda: after_batch(archive, catalog),
             poll_seconds=poll,
             settle_seconds=settle,
             rescan_seconds=rescan,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ def extractor_for(archive: Archive, *, ocr: bool | None = None) -> Iterator[Extr
     """The text extractor for intake; OCR workers live as long as the context."""
     try:
         from indexers.extract import extract_document
-
         from indexers.ocr import OcrPool
     except ImportError:
         yield None
@@ -48,3 +47,20 @@ def make_intake(
     except ImportError:
         pass
     return Intake(archive, catalog, extractor=extractor, classifier=classifier, **kw)
+
+
+def after_batch(archive: Archive, catalog: Catalog, *, changed: Iterable[str] = ()) -> None:
+    """After a batch of filing: file tray documents their text now resolves, update the index."""
+    moved: list[str] = []
+    try:
+        from archive.classify import make_classifier
+        from archive.refile import refile_tray
+    except ImportError:
+        pass
+    else:
+        for item in refile_tray(archive, catalog, make_classifier(archive, catalog)):
+            rows = catalog.records("path = ?", (item.record.removeprefix("records/"),))
+            moved += [r["record_id"] for r in rows]
+    from archive.search_sync import sync_index
+
+    sync_index(archive, catalog, changed=[*changed, *moved])

@@ -15,6 +15,7 @@ from archive.households import parse_roster, rename_household_folders, write_ros
 from archive.intake import local_now
 from archive.reindex import reindex_catalog
 from cli.common import archive_option, emit_json, open_archive, progress
+from cli.pipeline import after_batch
 
 
 def _doc_json(catalog: Catalog, row: Any) -> dict[str, Any]:
@@ -184,8 +185,11 @@ def households_import(file: Path, as_json: bool, archive_dir: Path | None) -> No
     with archive.writer_lock(), Catalog(archive.catalog_path) as catalog:
         write_roster(archive.roster_path, rows)
         catalog.replace_households(rows)
+        moved: list[str] = []
         for old, new in rename_household_folders(archive, rows):
             catalog.move_prefix(old, new)
+            moved += [r["record_id"] for r in catalog.records("path LIKE ?", (new + "/%",))]
+        after_batch(archive, catalog, changed=moved)
     if as_json:
         emit_json({"imported": len(rows), "roster": str(archive.roster_path)})
     else:

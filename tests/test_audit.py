@@ -233,7 +233,7 @@ def test_metrics_template_then_import(scratch: Path, tmp_path: Path) -> None:
     assert ws is not None
     keys = [r[0] for r in ws.iter_rows(min_row=2, values_only=True)]
     assert "技能鉴定初级通过率" in keys and "市场净化率" in keys and len(keys) == 11
-    evidence = next((scratch / "records" / "待归档").glob("*.pdf")).relative_to(scratch)
+    evidence = next((scratch / "records" / "工作材料").rglob("*.pdf")).relative_to(scratch)
     for row in range(2, ws.max_row + 1):
         ws.cell(row, 2, 100 if ws.cell(row, 3).value == "%" else 50)
         ws.cell(row, 5, evidence.as_posix())

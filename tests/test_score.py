@@ -141,7 +141,7 @@ def defective(tmp_path_factory: pytest.TempPathFactory) -> Defective:
     mislabelled = record_of(archive, hh[1].licence_no, "身份证明")
     plant_in_sidecar(archive, mislabelled, "title_mismatch")
     assert run_dangan("reindex", "--archive", archive).returncode == 0
-    changed = record_of(archive, "待归档", "实施方案")
+    changed = record_of(archive, "工作材料", "实施方案")
     with (archive / changed).open("r+b") as fh:
         fh.seek(300)
         fh.write(b"X")
