@@ -1,0 +1,274 @@
+"""The three reports the archive writes: 工作汇报/总结, 整改情况报告, 每月自查报告.
+
+Each builder takes a :class:`ReportContext` (the archive, its catalog, the bureau's files and
+the pinned dates) and returns a :class:`Report`: the :class:`OfficialDocument` (rendered to
+.docx and .pdf by :func:`write_report`), the figures it states with the records behind them,
+and ``notes`` for the clerk (what the bureau's narrative file lacks, which method compared
+months).  Figures are never typed in: they come from :mod:`archive.figures`, the audit and
+the score, or the bureau's metrics file.
+
+    from archive.reports import open_context, build_report, write_report
+    with open_context(archive, year=2024, as_of=date(2024, 12, 31)) as ctx:
+        report = build_report("summary", ctx)
+        paths = write_report(report, out_dir)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+from calendar import monthrange
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archive.audit_inputs import AuditInputs, load_inputs
+from archive.catalog import Catalog
+from archive.config import Archive
+from archive.errors import UsageError
+from archive.figures import Figure
+from archive.officialdoc import OfficialDocument, format_doc_number, parse_doc_number
+from archive.reports.narrative import Narrative, narrative_of
+from archive.score import ScoreReport, score_archive
+
+KINDS = ("summary", "rectification", "selfcheck")
+KIND_LABELS = {"summary": "工作总结", "rectification": "整改情况报告", "selfcheck": "自查报告"}
+SOURCES_SUFFIX = "_数据来源.csv"
+
+
+@dataclass
+class RecordRef:
+    """What a report says about a record it cites."""
+
+    path: str  # "records/…"
+    title: str
+    filed_on: dt.date | None
+    doc_date: str | None
+
+    def cite(self) -> str:
+        filed = f"{chinese_day(self.filed_on)}归档，" if self.filed_on else ""
+        return f"《{self.title}》（{filed}{self.path}）"
+
+
+@dataclass
+class ReportContext:
+    """Everything a report is built from, opened once."""
+
+    archive: Archive
+    catalog: Catalog
+    inputs: AuditInputs
+    narrative: Narrative
+    year: int
+    as_of: dt.date  # the audit's "today"
+    date: dt.date  # 成文日期
+    doc_number: str | None = None
+    _scores: dict[tuple[int, dt.date], ScoreReport] = field(default_factory=dict, repr=False)
+    _refs: dict[str, RecordRef] | None = field(default=None, repr=False)
+
+    @property
+    def bureau(self) -> str:
+        return self.narrative.bureau or self.archive.config.bureau
+
+    def score(self, year: int | None = None, as_of: dt.date | None = None) -> ScoreReport:
+        """The score (with every audit finding) for ``year`` as of ``as_of``, cached."""
+        key = (year or self.year, as_of or self.as_of)
+        if key not in self._scores:
+            self._scores[key] = score_archive(
+                self.archive,
+                self.catalog,
+                self.inputs.standard,
+                year=key[0],
+                as_of=key[1],
+                metrics=self.inputs.metrics,
+                checklists=self.inputs.checklists,
+                fixity=False,
+            )
+        return self._scores[key]
+
+    def ref(self, path: str) -> RecordRef:
+        """Title and filing date of a cited record (``records/…``)."""
+        if self._refs is None:
+            self._refs = {
+                f"records/{p}": RecordRef(f"records/{p}", t or p.rsplit("/", 1)[-1], _day(f), d)
+                for p, t, f, d in self.catalog.db.execute(
+                    "SELECT path, title, filed_at, doc_date FROM records"
+                )
+            }
+        return self._refs.get(path) or RecordRef(path, path.rsplit("/", 1)[-1], None, None)
+
+    def meeting_types(self) -> list[str]:
+        """Meeting series that have minutes in the catalog, in the configured order."""
+        found = {
+            r[0]
+            for r in self.catalog.db.execute(
+                "SELECT DISTINCT meeting_type FROM records WHERE meeting_type IS NOT NULL"
+            )
+        }
+        order = list(self.archive.config.meeting_types)
+        return sorted(found, key=lambda m: (order.index(m) if m in order else len(order), m))
+
+
+@dataclass
+class Report:
+    """A built report: the document, its figures and the notes for the clerk."""
+
+    kind: str
+    name: str  # file stem
+    document: OfficialDocument
+    figures: dict[str, Figure] = field(default_factory=dict)
+    sources: list[tuple[str, str, str]] = field(default_factory=list)  # (item, value, record)
+    notes: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "title": self.document.title.replace("\n", ""),
+            "date": self.document.date.isoformat(),
+            "doc_number": self.document.doc_number,
+            "figures": {k: f.as_dict() for k, f in self.figures.items()},
+            "notes": self.notes,
+            **self.data,
+        }
+
+
+# ------------------------------------------------------------------------------- dates
+
+
+def _day(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat((value or "")[:10])
+    except ValueError:
+        return None
+
+
+def chinese_day(day: dt.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def month_end(year: int, month: int) -> dt.date:
+    return dt.date(year, month, monthrange(year, month)[1])
+
+
+def parse_month(value: str) -> tuple[int, int]:
+    """ "2024-03", "2024-3", "2024年3月" → (2024, 3)."""
+    import re
+
+    text = value.strip().translate(str.maketrans("０１２３４５６７８９－／", "0123456789-/"))
+    m = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?", text)
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise UsageError(f"--month {value!r}: 应为年月, 如 2024-03")
+    return int(m.group(1)), int(m.group(2))
+
+
+def parse_day(value: str, option: str) -> dt.date:
+    from archive.findings import parse_date
+
+    day = parse_date(value)
+    if day is None:
+        raise UsageError(f"{option} {value!r}: 应为日期, 如 2024-12-31 或 2024年12月31日")
+    return day
+
+
+def resolve_doc_number(value: str | None, prefix: str | None, year: int) -> str | None:
+    """``--doc-number``: a serial ("6", with the narrative's doc_prefix) or a whole number
+    written with any bracket ("潼烟专[2024]6号" → "潼烟专〔2024〕6号")."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        if not prefix:
+            raise UsageError(
+                f"--doc-number {text}: 只给了序号, 报告素材.yaml 中没有发文机关代字 doc_prefix; "
+                "请写完整文号 (如 潼烟专〔2024〕6号) 或在 报告素材.yaml 中填写 doc_prefix"
+            )
+        return format_doc_number(prefix, year, int(text))
+    parsed = parse_doc_number(text)
+    if parsed is None:
+        raise UsageError(f"--doc-number {text!r}: 应为序号或完整文号, 如 6 或 潼烟专〔2024〕6号")
+    pre, y, n, style = parsed
+    return format_doc_number(pre, y, n, style=style)
+
+
+# ------------------------------------------------------------------------------- context
+
+
+@contextlib.contextmanager
+def open_context(
+    archive: Archive,
+    *,
+    year: int,
+    as_of: dt.date,
+    date: dt.date | None = None,
+    doc_number: str | None = None,
+    narrative: Path | None = None,
+    criteria: Path | None = None,
+    metrics: Path | None = None,
+    findings: Path | None = None,
+) -> Iterator[ReportContext]:
+    """Open the catalog and read the bureau's files (standard, metrics, findings, narrative)."""
+    inputs = load_inputs(archive, criteria=criteria, metrics=metrics, findings=findings)
+    story = narrative_of(archive.root, narrative)
+    day = date or as_of
+    number = resolve_doc_number(doc_number, story.doc_prefix, day.year)
+    with Catalog(archive.catalog_path) as catalog:
+        yield ReportContext(archive, catalog, inputs, story, year, as_of, day, number)
+
+
+def build_report(kind: str, ctx: ReportContext, **options: Any) -> Report:
+    """Build one report: ``summary`` (month=), ``rectification`` (inspection=),
+    ``selfcheck`` (month=)."""
+    if kind == "summary":
+        from archive.reports.summary import build_summary
+
+        return build_summary(ctx, **options)
+    if kind == "rectification":
+        from archive.reports.rectification import build_rectification
+
+        return build_rectification(ctx, **options)
+    if kind == "selfcheck":
+        from archive.reports.selfcheck import build_selfcheck
+
+        return build_selfcheck(ctx, **options)
+    raise UsageError(f"未知的报告 {kind!r}: 应为 {'/'.join(KINDS)}")
+
+
+def write_report(report: Report, out_dir: Path, *, pdf: bool = True) -> list[Path]:
+    """Write ``<name>.docx``, ``<name>.pdf`` and, when the report states figures,
+    ``<name>_数据来源.csv`` (every figure with every record behind it)."""
+    from archive.render_docx import render_docx, write_atomically
+    from archive.render_pdf import render_pdf
+
+    out_dir = Path(out_dir)
+    paths = [render_docx(report.document, out_dir / f"{report.name}.docx")]
+    if pdf:
+        paths.append(render_pdf(report.document, out_dir / f"{report.name}.pdf"))
+    if report.sources:
+        target = out_dir / f"{report.name}{SOURCES_SUFFIX}"
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\r\n")
+        writer.writerow(["项目", "数值", "依据的档案记录"])
+        writer.writerows(report.sources)
+        data = ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel opens it as UTF-8
+        write_atomically(target, lambda tmp: tmp.write_bytes(data))
+        paths.append(target)
+    return paths
+
+
+def figure_sources(figures: dict[str, Figure]) -> list[tuple[str, str, str]]:
+    """(label, value, record) for every record behind every figure."""
+    rows = []
+    for f in figures.values():
+        for record in f.records or [""]:
+            rows.append((f.label, f.text, record))
+    return rows
+
+
+def number_text(value: float | int) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
