@@ -76,3 +76,14 @@ def doc_order(doc_type: str | None) -> int:
         if doc_type in sequence:
             return sequence.index(doc_type)
     return len(ALL_TYPES)
+
+
+# Short names clerks use for meetings → the name the standard uses.
+MEETING_ALIASES = {"支委会": "支部委员会", "专销联动会": "专销联动会议", "创建例会": "创建工作例会"}
+
+
+def canonical_meeting(name: str | None) -> str | None:
+    """The standard's name for a meeting type (``支委会`` → ``支部委员会``)."""
+    if name is None:
+        return None
+    return MEETING_ALIASES.get(name, name)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archive.config import ArchiveConfig
-from archive.doctypes import type_from_name
+from archive.doctypes import canonical_meeting, type_from_name
 from archive.keys import find_case_numbers, find_dates, find_licence_numbers, find_months
 
 _SEPARATORS = " _-—·.、，,（）()"
@@ -90,6 +90,7 @@ def keys_from_path(parts: list[str], kind: str, config: ArchiveConfig) -> DocKey
                 keys.year = months[0][0]
         if re.fullmatch(r"(19|20)\d{2}年?", part.strip()):
             keys.year = int(part.strip()[:4])
+    keys.meeting_type = canonical_meeting(keys.meeting_type)
     if keys.date is not None:
         keys.year = keys.date.year
     if kind == "household" and keys.licence_no is None and dirs:

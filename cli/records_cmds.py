@@ -89,9 +89,7 @@ def show(key: str, as_json: bool, archive_dir: Path | None) -> None:
 
 
 @click.command()
-@click.argument(
-    "bundle", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
-)
+@click.argument("bundle", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--record-events", is_flag=True, help="在每个通过校验的档案中记录 verified 事件")
 @archive_option
@@ -103,16 +101,32 @@ def verify(
         from archive.bag_verify import verify_bag
 
         bag = verify_bag(bundle)
-        data = bag.as_dict() if hasattr(bag, "as_dict") else dict(bag.__dict__)
         if as_json:
-            emit_json(data)
+            emit_json(
+                {
+                    "bag": str(bundle),
+                    "ok": bag.ok,
+                    "changed": bag.changed,
+                    "missing": bag.missing,
+                    "unexpected": bag.unexpected,
+                    "errors": bag.errors,
+                    "algorithms": bag.algorithms,
+                    "payload_files": bag.payload_files,
+                    "info": bag.info,
+                }
+            )
         else:
-            click.echo(f"{bundle}: {'校验通过' if bag.ok else '校验失败'}")
-            for field in ("changed", "missing", "unexpected", "errors"):
-                for item in getattr(bag, field, []):
-                    click.echo(f"  {field}: {item}")
+            click.echo(
+                f"{bundle}: {'校验通过' if bag.ok else '校验失败'} "
+                f"({bag.payload_files} 个文件, {'/'.join(bag.algorithms) or '无清单'})"
+            )
+            for line in bag.lines():
+                click.echo(f"  {line}")
         if not bag.ok:
-            raise IntegrityError(f"{bundle}: 材料包校验未通过")
+            raise IntegrityError(
+                f"{bundle}: 验收包校验未通过, 共 {len(bag.lines())} 处问题 (见上); "
+                "请从档案库重新生成 (dangan bundle --force), 不要手工修改包内文件"
+            )
         return
     archive = open_archive(archive_dir)
     with archive.writer_lock(), Catalog(archive.catalog_path) as catalog, progress("校验") as bar:
