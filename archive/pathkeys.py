@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archive.config import ArchiveConfig
-from archive.doctypes import canonical_meeting, type_from_name
+from archive.doctypes import (
+    CASE_TYPES,
+    HOUSEHOLD_TYPES,
+    MEETING_DOC_TYPES,
+    canonical_meeting,
+    type_from_name,
+)
 from archive.keys import find_case_numbers, find_dates, find_licence_numbers, find_months
 
 _SEPARATORS = " _-—·.、，,（）()"
@@ -104,6 +110,17 @@ def keys_from_path(parts: list[str], kind: str, config: ArchiveConfig) -> DocKey
         elif keys.meeting_type and keys.year:
             keys.dossier_kind = "meeting"
     keys.doc_type = type_from_name(stem)
+    if keys.dossier_kind == "other" and keys.doc_type is not None:
+        # A household, case or meeting paper whose key is unknown waits in the tray, not
+        # among the work materials.
+        for kind_name, types in (
+            ("household", HOUSEHOLD_TYPES),
+            ("case", CASE_TYPES),
+            ("meeting", MEETING_DOC_TYPES),
+        ):
+            if keys.doc_type in types:
+                keys.dossier_kind = kind_name
+                break
     if keys.doc_type is None and kind == "meeting" and keys.meeting_type:
         keys.doc_type = "会议记录"
     return keys

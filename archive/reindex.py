@@ -27,7 +27,10 @@ def reindex_catalog(
     progress: Callable[[int, int], None] | None = None,
 ) -> ReindexReport:
     """Empty the catalog and fill it again from ``records/``, ``roster.csv`` and ``quarantine/``."""
+    from archive.refile import recover_refiles
+
     report = ReindexReport()
+    recover_refiles(archive, catalog)  # finish or undo a move between dossiers first
     catalog.clear()
     sidecars = list(iter_sidecars(archive.records))
     for index, side_path in enumerate(sidecars, 1):

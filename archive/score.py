@@ -543,6 +543,10 @@ def score_archive(
     for kind in ("household", "case"):
         if kind not in scorer.dossier_criterion:
             findings += [f for d in scorer.dossiers(kind) for f in d.findings]
+    # Evidence in time order (then by path), as an inspector reads it.
+    order = {r.ref: (tuple(v if v is not None else 99 for v in r.when()), r.path) for r in view.records}
+    for s in scores:
+        s.evidence.sort(key=lambda e: order.get(e, ((9999, 99, 99), e)))
     used: dict[str, str] = {}
     for s in scores:
         for e in s.evidence:

@@ -20,47 +20,11 @@ from archive.audit_inputs import (
 )
 from archive.catalog import Catalog
 from archive.criteria import check_criteria
-from archive.errors import UsageError, ValidationError
+from archive.errors import ValidationError
 from archive.score import STATUS_LABELS, ScoreReport, score_archive
-from cli.common import archive_option, emit_json, open_archive
+from cli.common import archive_option, emit_json, open_archive, when_options, year_and_day
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _when_options(func: F) -> F:
-    for option in reversed(
-        (
-            click.option("--year", type=int, default=None, help="考核年度 (默认: --as-of 所在年)"),
-            click.option("--as-of", "as_of", default=None, help="以哪一天为“今天”, YYYY-MM-DD"),
-            click.option(
-                "--criteria",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                default=None,
-                help="评分标准 YAML (默认: 档案库的 评分标准.yaml, 没有则用样例)",
-            ),
-            click.option(
-                "--metrics",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                default=None,
-                help="自查数据 YAML/XLSX (默认: 档案库的 自查数据.yaml)",
-            ),
-        )
-    ):
-        func = option(func)
-    return func
-
-
-def _dates(year: int | None, as_of: str | None) -> tuple[int, dt.date]:
-    if as_of is None:
-        day = dt.date.today()
-    else:
-        try:
-            day = dt.date.fromisoformat(as_of.strip())
-        except ValueError as exc:
-            raise UsageError(f"--as-of {as_of!r}: 应为日期, 如 2011-12-31") from exc
-    if year is not None and not 1990 <= year <= 2100:
-        raise UsageError(f"--year {year}: 应为四位年份, 如 2011")
-    return (year or day.year), day
 
 
 def _width(text: str) -> int:
@@ -87,7 +51,7 @@ def _run(
     metrics: Path | None,
     fixity: bool,
 ) -> tuple[AuditInputs, ScoreReport]:
-    y, day = _dates(year, as_of)
+    y, day = year_and_day(year, as_of)
     archive = open_archive(archive_dir)
     inputs = load_inputs(archive, criteria=criteria, metrics=metrics)
     if inputs.sample_note:
@@ -110,7 +74,7 @@ def _run(
 
 
 @click.command()
-@_when_options
+@when_options
 @click.option("--no-fixity", is_flag=True, help="不重新计算校验值 (更快)")
 @click.option("--json", "as_json", is_flag=True)
 @click.option(
@@ -179,7 +143,7 @@ def audit(
 
 
 @click.command()
-@_when_options
+@when_options
 @click.option("--json", "as_json", is_flag=True)
 @archive_option
 def score(
@@ -281,7 +245,7 @@ def findings_import(file: Path, archive_dir: Path | None) -> None:
 
 
 @findings.command("list")
-@_when_options
+@when_options
 @click.option("--json", "as_json", is_flag=True)
 @archive_option
 def findings_list(

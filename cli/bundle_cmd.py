@@ -16,8 +16,7 @@ from archive.bundle_plan import describe, plan_from_score
 from archive.catalog import Catalog
 from archive.errors import UsageError
 from archive.score import score_archive
-from cli.audit_cmds import _dates, _when_options
-from cli.common import archive_option, emit_json, open_archive, progress
+from cli.common import archive_option, emit_json, open_archive, progress, when_options, year_and_day
 
 
 def _pin(value: str | None) -> dt.date | None:
@@ -52,7 +51,7 @@ def _size(bag: Path) -> int:
 
 
 @click.command()
-@_when_options
+@when_options
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -79,7 +78,7 @@ def bundle(
     archive_dir: Path | None,
 ) -> None:
     """生成考核验收材料包: 按评分标准顺序的佐证材料、验收材料.pdf、自评表和缺项清单 (BagIt)。"""
-    y, day = _dates(year, as_of)
+    y, day = year_and_day(year, as_of)
     pinned = _pin(pin_date)
     archive = open_archive(archive_dir)
     inputs = load_inputs(archive, criteria=criteria, metrics=metrics)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from archive.config import Archive, find_archive
+from archive.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,3 +59,41 @@ def progress(label: str) -> Iterator[Callable[[int, int], None]]:
     finally:
         if "bar" in state:
             state["bar"].__exit__(None, None, None)
+
+
+def when_options(func: F) -> F:
+    """--year, --as-of, --criteria, --metrics: the options of every command that scores the archive."""
+    for option in reversed(
+        (
+            click.option("--year", type=int, default=None, help="考核年度 (默认: --as-of 所在年)"),
+            click.option("--as-of", "as_of", default=None, help="以哪一天为“今天”, YYYY-MM-DD"),
+            click.option(
+                "--criteria",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=None,
+                help="评分标准 YAML (默认: 档案库的 评分标准.yaml, 没有则用样例)",
+            ),
+            click.option(
+                "--metrics",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=None,
+                help="自查数据 YAML/XLSX (默认: 档案库的 自查数据.yaml)",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
+
+
+def year_and_day(year: int | None, as_of: str | None) -> tuple[int, dt.date]:
+    """The audited year and the day taken as today, from --year and --as-of."""
+    if as_of is None:
+        day = dt.date.today()
+    else:
+        try:
+            day = dt.date.fromisoformat(as_of.strip())
+        except ValueError as exc:
+            raise UsageError(f"--as-of {as_of!r}: 应为日期, 如 2011-12-31") from exc
+    if year is not None and not 1990 <= year <= 2100:
+        raise UsageError(f"--year {year}: 应为四位年份, 如 2011")
+    return (year or day.year), day

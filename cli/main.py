@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from archive.errors import ArchiveError
-from cli import intake_cmds, records_cmds
+from cli import (
+    audit_cmds,
+    bundle_cmd,
+    intake_cmds,
+    records_cmds,
+    refile_cmd,
+    report_cmds,
+    search_cmd,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,7 +34,15 @@ def cli(ctx: click.Context, archive_dir: Path | None) -> None:
     ctx.obj = {"archive_dir": archive_dir}
 
 
-for module in (intake_cmds, records_cmds):
+for module in (
+    intake_cmds,
+    records_cmds,
+    search_cmd,
+    audit_cmds,
+    report_cmds,
+    refile_cmd,
+    bundle_cmd,
+):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -8,15 +8,16 @@ Each step prints the ``dangan`` command it runs, so a clerk can repeat it by han
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from samples.badfiles import bad_inputs
+from samples.bench_archive import build_bench_archive
 from samples.scans import generate_scans
-from samples.textpdf import Household, make_households, write_licence_pdfs, write_roster_csv
+
+SAMPLES = Path(__file__).resolve().parent
 
 DANGAN = str(Path(sys.executable).with_name("dangan"))
 
@@ -30,70 +31,90 @@ def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def _has_command(name: str) -> bool:
-    listing = subprocess.run([DANGAN, "--help"], capture_output=True, text=True).stdout
-    return any(line.split()[:1] == [name] for line in listing.splitlines())
+YEAR = 2024
+AS_OF = f"{YEAR}-12-31"
+
+
+def _findings(path: Path) -> None:
+    """The sample inspection findings (seed 001's wording), as if inspected this spring."""
+    text = (SAMPLES / "criteria" / "findings.yaml").read_text(encoding="utf-8")
+    text = text.replace("date: 2010-01-24", f"date: {YEAR}-04-10").replace(
+        "until: 2010-01-26", f"until: {YEAR}-04-12"
+    )
+    text = text.replace("deadline: 2010-03-31", f"deadline: {YEAR}-06-30")
+    path.write_text(text, encoding="utf-8")
 
 
 def build(root: Path) -> None:
     if root.exists():
         shutil.rmtree(root)
-    _run(
-        "init",
-        str(root),
-        "--bureau",
-        "潼关县烟草专卖局",
-        "--area-code",
-        "610522",
-        "--case-prefix",
-        "潼烟罚",
+    print(
+        f"# 准备演示档案库: {YEAR}年的工作材料(40户许可证档案、6起案件、全年会议记录、工作方案等)已归档",
+        flush=True,
     )
+    made = build_bench_archive(root, households=40, seed=7, year=YEAR, cases=6)
+    print(f"  已归档 {made['files']} 份 (其中有意缺少的材料和过期许可证, 供自查发现)")
     config = root / "dangan.toml"
     config.write_text(
         config.read_text(encoding="utf-8").replace("settle_seconds = 2.0", "settle_seconds = 0.0"),
         encoding="utf-8",
     )
+    shutil.copy(SAMPLES / "narrative.yaml", root / "报告素材.yaml")
+    _findings(root / "上级检查发现.yaml")
+
     print(
-        "\n# 生成样例扫描件(许可证、申请表、核查记录、处罚决定书、会议记录; 含倾斜、旋转、不清晰、标题与内容不符)"
+        "\n# 今天新扫描的材料放入收件箱: 许可证、申请表、核查记录、处罚决定书、会议记录 (含倾斜、旋转、不清晰、标题与内容不符)"
     )
-    truths = generate_scans(root, seed=7, layout="inbox")
-    (root / "manifest.json").replace(root / ".dangan" / "samples-manifest.json")
-    print(f"  {len(truths)} 份扫描件放入 {root / 'inbox'}")
-    households = make_households(40, seed=7)
-    write_licence_pdfs(root / "inbox", households[:30])
-    print("  30 份带文字层的许可证 PDF 放入 inbox/许可证/")
+    scans = root / ".dangan" / "samples"
+    truths = generate_scans(scans, seed=7, layout="inbox")
+    shutil.copytree(scans / "inbox", root / "inbox", dirs_exist_ok=True)
+    print(f"  {len(truths)} 份扫描件")
     for name, (data, _code) in list(bad_inputs().items())[:4]:
         (root / "inbox" / "其他" / name).write_bytes(data)
-    print("  4 个有问题的文件(空文件、传输中断、乱码、加密)放入 inbox/其他/")
-    scanned = {t.keys["licence"]: t.keys.get("name", "") for t in truths if "licence" in t.keys}
-    roster = list(households)
-    for index, (licence, name) in enumerate(sorted(scanned.items())):
-        roster.append(
-            Household(
-                licence,
-                name or f"样例户{index}",
-                (name or "某")[:2],
-                "潼关县城关镇",
-                "守法经营户",
-                dt.date(2021, 1, 1),
-                dt.date(2026, 12, 31),
-            )
-        )
-    write_roster_csv(root / "名册.csv", roster, encoding="gbk")
-
-    _run("households", "import", str(root / "名册.csv"), "--archive", str(root))
-    _run("ingest", "--archive", str(root))
-    first = sorted(scanned)[0] if scanned else households[0].licence_no
-    _run("show", first, "--archive", str(root))
-    _run("show", households[0].name, "--archive", str(root))
-    _run("quarantine", "list", "--archive", str(root))
-    if _has_command("search"):
-        _run("search", households[1].operator, "--archive", str(root))
-        _run("search", f"许可证号:{households[2].licence_no[-5:]}", "--archive", str(root))
-    _run("verify", "--archive", str(root))
-    print(
-        f"\n演示完成。档案库: {root}\n  用资源管理器或 `ls {root}/records` 浏览; 再次运行 dangan 命令时加 --archive {root}"
+    print("  4 个有问题的文件(空文件、传输中断、乱码、加密)")
+    a = str(root)
+    _run("findings", "import", str(root / "上级检查发现.yaml"), "--archive", a)
+    _run("ingest", "--archive", a)
+    licence = next(t.keys["licence"] for t in truths if "licence" in t.keys)
+    _run("show", licence, "--archive", a)
+    _run("quarantine", "list", "--archive", a)
+    name = next(t.keys["name"] for t in truths if t.keys.get("name"))
+    _run("search", name[-3:], "--limit", "3", "--archive", a)
+    _run(
+        "search", "案号:" + next(t.keys["case"] for t in truths if "case" in t.keys), "--archive", a
     )
+    _run("search", f"许可证号:{licence[-5:]}", "--archive", a)
+    _run("score", "--year", str(YEAR), "--as-of", AS_OF, "--archive", a)
+    _run(
+        "audit",
+        "--year",
+        str(YEAR),
+        "--as-of",
+        AS_OF,
+        "--xlsx",
+        str(root / "报告" / "自查问题清单.xlsx"),
+        "--archive",
+        a,
+    )
+    for kind in ("summary", "rectification", "selfcheck"):
+        _run("report", kind, "--year", str(YEAR), "--as-of", AS_OF, "--archive", a)
+    _run(
+        "bundle",
+        "--year",
+        str(YEAR),
+        "--as-of",
+        AS_OF,
+        "--out",
+        str(root / "验收材料包"),
+        "--force",
+        "--archive",
+        a,
+    )
+    _run("verify", str(root / "验收材料包"), "--archive", a)
+    _run("verify", "--archive", a)
+    print(f"\n演示完成。档案库: {root}")
+    print(f"  报告: {root / '报告'}   验收材料包: {root / '验收材料包'}")
+    print(f"  再次运行 dangan 命令时加 --archive {root}")
 
 
 def main(argv: list[str] | None = None) -> int:
