@@ -129,5 +129,6 @@ def write_audit_xlsx(
         ss.append(["合计", "", "", report.total_possible, report.total_earned, "", "", ""])
         _finish(ss, shead, SCORE_WIDTHS, {3, 7})
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

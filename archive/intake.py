@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import os
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from archive.catalog import Catalog
 from archive.config import Archive
+from archive.errors import ArchiveError
 from archive.names import decode_relpath, is_ignored, safe_component
 from archive.pathkeys import DocKeys, keys_from_path
 from archive.preflight import Preflight, Rejection, preflight
@@ -65,6 +69,14 @@ class ExtractionLike(Protocol):
 Extractor = Callable[[Path, Preflight], "ExtractionLike | None"]
 # (keys from the path, full text, roster) → keys (updated) and findings.
 Classifier = Callable[[DocKeys, str], tuple[DocKeys, list[dict[str, str]]]]
+
+
+@dataclass
+class _Prefetch:
+    """A file's preflight and text, read ahead of its turn to be filed."""
+
+    checked: Preflight
+    extraction: ExtractionLike | None
 
 
 @dataclass
@@ -119,6 +131,7 @@ class Intake:
         classifier: Classifier | None = None,
         settle_seconds: float | None = None,
         on_filed: Callable[[str, dict[str, Any]], None] | None = None,
+        prefetch: int = 1,
     ) -> None:
         self.archive = archive
         self.catalog = catalog
@@ -127,6 +140,7 @@ class Intake:
         self.classifier = classifier
         self.settle = archive.config.settle_seconds if settle_seconds is None else settle_seconds
         self.on_filed = on_filed
+        self.prefetch = prefetch
         self.recovered = self._recover()
 
     # ------------------------------------------------------------ recovery
@@ -191,15 +205,52 @@ class Intake:
                 else:
                     todo.append((path, path.parent))
         outcomes = []
-        for index, (path, root) in enumerate(todo, 1):
-            outcome = self.process(path, root)
+        for index, (path, root, pre) in enumerate(self._prefetched(todo), 1):
+            outcome = self.process(path, root, pre)
             if outcome is not None:
                 outcomes.append(outcome)
             if progress is not None:
                 progress(index, len(todo))
         return outcomes
 
-    def process(self, path: Path, root: Path) -> Outcome | None:
+    def _prefetched(
+        self, todo: list[tuple[Path, Path]]
+    ) -> Iterator[tuple[Path, Path, _Prefetch | None]]:
+        """The files in order, each with its preflight and text read ahead by ``prefetch``
+        threads (so an OCR pool of N workers reads N documents at once); filing stays
+        sequential and in order."""
+        if self.prefetch <= 1 or self.extractor is None or len(todo) < 2:
+            for path, root in todo:
+                yield path, root, None
+            return
+        with ThreadPoolExecutor(self.prefetch, thread_name_prefix="dangan-read") as pool:
+            pending: deque[tuple[Path, Path, Future[_Prefetch | None]]] = deque()
+            upcoming = iter(todo)
+            for path, root in itertools.islice(upcoming, self.prefetch + 1):
+                pending.append((path, root, pool.submit(self._read_ahead, path, root)))
+            while pending:
+                path, root, future = pending.popleft()
+                for nxt, nroot in itertools.islice(upcoming, 1):
+                    pending.append((nxt, nroot, pool.submit(self._read_ahead, nxt, nroot)))
+                yield path, root, future.result()
+
+    def _read_ahead(self, path: Path, root: Path) -> _Prefetch | None:
+        """Preflight and extract one file off the main thread; ``None`` leaves it to the main
+        thread (which then reports whatever went wrong)."""
+        try:
+            if is_ignored(path.name):
+                return None
+            parts = decode_relpath(path.relative_to(root))
+            if parts is None:
+                return None
+            checked = preflight(path, self.archive.config, parts[-1])
+            if checked.rejection is not None or self.extractor is None:
+                return _Prefetch(checked, None)
+            return _Prefetch(checked, self.extractor(path, checked))
+        except Exception:
+            return None
+
+    def process(self, path: Path, root: Path, pre: _Prefetch | None = None) -> Outcome | None:
         """File one source; ``None`` when it is litter or not yet settled."""
         if is_ignored(path.name):
             return None
@@ -208,7 +259,7 @@ class Intake:
                 age = time.time() - path.lstat().st_mtime
                 if age < self.settle:
                     return None
-            return self._process(path, root)
+            return self._process(path, root, pre)
         except FileNotFoundError:
             return Outcome(
                 str(path), "skipped", reason="处理过程中文件被移走或删除", code="vanished"
@@ -232,7 +283,7 @@ class Intake:
 
     # ------------------------------------------------------------ one file
 
-    def _process(self, path: Path, root: Path) -> Outcome:
+    def _process(self, path: Path, root: Path, pre: _Prefetch | None = None) -> Outcome:
         rel = path.relative_to(root)
         parts = decode_relpath(rel)
         if parts is None:
@@ -240,7 +291,7 @@ class Intake:
                 path, root, Rejection("name_undecodable", os.fsencode(rel.name).hex()), None
             )
         display = parts[-1]
-        checked = preflight(path, self.archive.config, display)
+        checked = pre.checked if pre is not None else preflight(path, self.archive.config, display)
         if checked.rejection is not None:
             return self._quarantine(path, root, checked.rejection, None, parts)
         sha = sha256_file(path)
@@ -257,7 +308,15 @@ class Intake:
         key_parts = parts[1:] if kind_folder in self.archive.config.kinds else parts
         keys = keys_from_path(key_parts, kind, self.archive.config)
         claimed = keys.doc_type
-        extraction = self.extractor(path, checked) if self.extractor else None
+        try:
+            if pre is not None and pre.extraction is not None:
+                extraction: ExtractionLike | None = pre.extraction
+            else:
+                extraction = self.extractor(path, checked) if self.extractor else None
+        except ArchiveError as exc:  # e.g. indexers' ExtractError: every page unreadable
+            return self._quarantine(
+                path, root, Rejection("unreadable_content", exc.message), sha, parts
+            )
         findings: list[dict[str, str]] = []
         if self.classifier is not None:
             keys, findings = self.classifier(keys, extraction.text if extraction else "")

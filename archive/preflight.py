@@ -49,6 +49,7 @@ REASONS = {
     "name_undecodable": "文件名编码无法识别(非 UTF-8/GBK); 请重命名后放入",
     "unreadable": "没有读取该文件的权限或读取失败; 请检查文件权限",
     "symlink": "这是一个快捷方式/链接, 不是文件本身; 请放入原文件",
+    "unreadable_content": "文件能打开, 但其中的页面无法读取; 请重新扫描或导出",
     "duplicate": "内容与已归档文件完全相同, 未重复归档",
     "vanished": "处理过程中文件被移走或删除",
     "internal_error": "处理时发生内部错误; 文件已隔离保存, 请联系管理员",

@@ -544,7 +544,9 @@ def score_archive(
         if kind not in scorer.dossier_criterion:
             findings += [f for d in scorer.dossiers(kind) for f in d.findings]
     # Evidence in time order (then by path), as an inspector reads it.
-    order = {r.ref: (tuple(v if v is not None else 99 for v in r.when()), r.path) for r in view.records}
+    order = {
+        r.ref: (tuple(v if v is not None else 99 for v in r.when()), r.path) for r in view.records
+    }
     for s in scores:
         s.evidence.sort(key=lambda e: order.get(e, ((9999, 99, 99), e)))
     used: dict[str, str] = {}

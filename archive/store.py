@@ -24,7 +24,12 @@ from archive.pathkeys import DocKeys
 SIDECAR_SUFFIX = ".json"
 SIDECAR_SCHEMA = 1
 TRAY = "待归档"
-TOP_FOLDERS = {"household": "许可证档案", "case": "处罚案卷", "meeting": "会议记录", "materials": "工作材料"}
+TOP_FOLDERS = {
+    "household": "许可证档案",
+    "case": "处罚案卷",
+    "meeting": "会议记录",
+    "materials": "工作材料",
+}
 _CHUNK = 1024 * 1024
 _SEQ = re.compile(r"^(\d{3,})_")
 

@@ -62,10 +62,14 @@ def safe_copy_peer(source: Path, target: Path) -> float:
 
 
 def init_archive(root: Path, settle: float = 0.0) -> None:
-    subprocess.run([DANGAN, "init", str(root), "--area-code", "610522"], check=True, capture_output=True)
+    subprocess.run(
+        [DANGAN, "init", str(root), "--area-code", "610522"], check=True, capture_output=True
+    )
     config = root / "dangan.toml"
     config.write_text(
-        config.read_text(encoding="utf-8").replace("settle_seconds = 2.0", f"settle_seconds = {settle}"),
+        config.read_text(encoding="utf-8").replace(
+            "settle_seconds = 2.0", f"settle_seconds = {settle}"
+        ),
         encoding="utf-8",
     )
 
@@ -77,7 +81,9 @@ def dangan_ingest(source: Path, work: Path) -> tuple[float, int]:
     start = time.perf_counter()
     result = subprocess.run(
         [DANGAN, "ingest", "--json", "--no-ocr", "--archive", str(archive)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     elapsed = time.perf_counter() - start
     filed = sum(1 for line in result.stdout.splitlines() if json.loads(line)["outcome"] == "filed")
@@ -97,7 +103,9 @@ def watch_latency(samples: list[bytes], work: Path, args: list[str], settle: flo
     init_archive(archive, settle)
     proc = subprocess.Popen(
         [DANGAN, "watch", "--json", "--no-ocr", "--archive", str(archive), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     lines: queue.Queue[tuple[float, str]] = queue.Queue()
 
@@ -149,12 +157,14 @@ def watchdog_peer(samples: list[bytes], work: Path) -> list[float]:
 
 def _fmt(delays: list[float]) -> str:
     ordered = sorted(delays)
-    p95 = ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
     return f"p50 {statistics.median(ordered) * 1000:8.1f} ms   p95 {p95 * 1000:8.1f} ms   (n={len(ordered)})"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--drops", type=int, default=20)
     args = parser.parse_args()
@@ -169,8 +179,12 @@ def main() -> int:
         elapsed, filed = dangan_ingest(source, work)
         assert filed == len(files), f"only {filed} of {len(files)} filed"
         print("ingest (files/s, higher is better)")
-        print(f"  peer: safe copy (sha256+write+fsync+rename)  {len(files) / peer:8.1f} files/s  ({peer:.1f} s)")
-        print(f"  dangan ingest (preflight, journal, sidecar,  {len(files) / elapsed:8.1f} files/s  ({elapsed:.1f} s)")
+        print(
+            f"  peer: safe copy (sha256+write+fsync+rename)  {len(files) / peer:8.1f} files/s  ({peer:.1f} s)"
+        )
+        print(
+            f"  dangan ingest (preflight, journal, sidecar,  {len(files) / elapsed:8.1f} files/s  ({elapsed:.1f} s)"
+        )
         print("                catalog, incl. process start)")
         samples = [p.read_bytes() for p in files[: args.drops]]
         print("\nwatch latency: file landed (renamed into the inbox) → reported filed")

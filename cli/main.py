@@ -59,6 +59,10 @@ def main() -> None:
     except ArchiveError as exc:
         click.echo(f"错误: {exc.message}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a file the user named cannot be read or written
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"错误: {where}{exc.strerror or exc}; 请检查路径和权限", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("已中止", err=True)
         sys.exit(130)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,27 @@ def extractor_for(archive: Archive, *, ocr: bool | None = None) -> Iterator[Extr
         OcrPool(archive.config.ocr_workers or None) if use_ocr else contextlib.nullcontext()
     )
     with pool_cm as pool:
+        yield PoolExtractor(extract_document, pool)
 
-        def extract(path: Path, checked: Preflight) -> Any:
-            if checked.mime not in ("application/pdf", "image/jpeg", "image/png", "image/tiff"):
-                return None
-            return extract_document(path, checked.mime, ocr=pool)
 
-        yield extract
+@dataclass
+class PoolExtractor:
+    """Text for intake: the text layer, and OCR through a pool shared by every document."""
+
+    extract_document: Callable[..., Any]
+    pool: Any
+
+    @property
+    def parallel(self) -> int:
+        """How many documents are worth reading at once (the pool's worker processes)."""
+        if self.pool is None or getattr(self.pool, "in_process", True):
+            return 1
+        return int(self.pool.workers)
+
+    def __call__(self, path: Path, checked: Preflight) -> Any:
+        if checked.mime not in ("application/pdf", "image/jpeg", "image/png", "image/tiff"):
+            return None
+        return self.extract_document(path, checked.mime, ocr=self.pool)
 
 
 def make_intake(
@@ -46,6 +61,7 @@ def make_intake(
         classifier = make_classifier(archive, catalog)
     except ImportError:
         pass
+    kw.setdefault("prefetch", getattr(extractor, "parallel", 1))
     return Intake(archive, catalog, extractor=extractor, classifier=classifier, **kw)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from indexers.ocr import OcrResult
 
-# Thresholds, measured on generated A4 scans (docs/benchmarks_ocr.md). Sharpness against a
+# Thresholds, measured on generated A4 scans (docs/benchmarks.md, "OCR"). Sharpness against a
 # Gaussian blur of the printed page, the same at 200 and 300 dpi: sigma 0.03 mm ~28,000,
 # 0.1 mm ~13,000, 0.2 mm ~3,100, 0.3 mm ~900, 0.5 mm ~200. Clear scans read with mean
 # confidence 0.97-0.99; a page blurred by 0.6 mm reads at about 0.85 with wrong characters.

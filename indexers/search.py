@@ -1,6 +1,6 @@
 """dangan's full-text index: tantivy behind a small interface the catalog and CLI call.
 
-Chosen by measurement (docs/benchmarks_search.md): whoosh-reloaded with character
+Chosen by measurement (docs/benchmarks.md, "Search"): whoosh-reloaded with character
 bigrams built 268 records/s at 20,000 records (target: 300/s) before any word field;
 tantivy 0.27 with per-character tokens builds more than 1,000 records/s *with* jieba
 words and answers every query kind in milliseconds at 100,000 records.

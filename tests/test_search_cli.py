@@ -20,8 +20,16 @@ def _drop_case(archive: Path) -> None:
     folder = archive / "inbox" / "案卷" / "潼烟罚〔2011〕第12号"
     folder.mkdir(parents=True)
     [decision] = render_pages(
-        [("行政处罚决定书", ["当事人：淳于葳蕤，经营地址：潼关县秦东镇吊桥村", "查获“中华”牌卷烟共计120条",
-                             "本局决定：没收上述卷烟。潼烟罚〔2011〕第12号"])]
+        [
+            (
+                "行政处罚决定书",
+                [
+                    "当事人：淳于葳蕤，经营地址：潼关县秦东镇吊桥村",
+                    "查获“中华”牌卷烟共计120条",
+                    "本局决定：没收上述卷烟。潼烟罚〔2011〕第12号",
+                ],
+            )
+        ]
     )
     (folder / "行政处罚决定书.pdf").write_bytes(decision)
 
@@ -32,7 +40,9 @@ def test_search_finds_names_keys_and_case_forms(archive_dir: Path) -> None:
     # A name no dictionary knows, by any two characters of it.
     for part in ("淳于葳蕤", "葳蕤", "淳于"):
         hits = _search(archive_dir, part)["hits"]
-        assert [h["record"] for h in hits] == ["records/处罚案卷/潼烟罚〔2011〕12号/001_行政处罚决定书.pdf"], part
+        assert [h["record"] for h in hits] == [
+            "records/处罚案卷/潼烟罚〔2011〕12号/001_行政处罚决定书.pdf"
+        ], part
         assert "【" in hits[0]["snippet"]
     for written in ("案号:潼烟罚[2011]12号", "潼烟罚【2011】第12号", "2011 12"):
         assert _search(archive_dir, written)["total"] == 1, written
@@ -47,7 +57,9 @@ def test_index_follows_roster_renames_and_rebuilds(archive_dir: Path, tmp_path: 
     h = households[0]
     folder = archive_dir / "inbox" / "许可证" / h.licence_no
     folder.mkdir(parents=True)
-    [pdf] = render_pages([("烟草专卖零售许可证申请表", [f"许可证号：{h.licence_no}", f"负责人：{h.operator}"])])
+    [pdf] = render_pages(
+        [("烟草专卖零售许可证申请表", [f"许可证号：{h.licence_no}", f"负责人：{h.operator}"])]
+    )
     (folder / "申请表.pdf").write_bytes(pdf)
     assert run_dangan("ingest", "--archive", archive_dir).returncode == 0
     by_digits = _search(archive_dir, f"许可证号:{h.licence_no[-5:]}")
