@@ -61,24 +61,28 @@ def progress(label: str) -> Iterator[Callable[[int, int], None]]:
             state["bar"].__exit__(None, None, None)
 
 
+CRITERIA_OPTION = click.option(
+    "--criteria",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="评分标准 YAML (默认: 档案库的 评分标准.yaml, 没有则用样例)",
+)
+METRICS_OPTION = click.option(
+    "--metrics",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="自查数据 YAML/XLSX (默认: 档案库的 自查数据.yaml)",
+)
+
+
 def when_options(func: F) -> F:
     """--year, --as-of, --criteria, --metrics: the options of every command that scores the archive."""
     for option in reversed(
         (
             click.option("--year", type=int, default=None, help="考核年度 (默认: --as-of 所在年)"),
             click.option("--as-of", "as_of", default=None, help="以哪一天为“今天”, YYYY-MM-DD"),
-            click.option(
-                "--criteria",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                default=None,
-                help="评分标准 YAML (默认: 档案库的 评分标准.yaml, 没有则用样例)",
-            ),
-            click.option(
-                "--metrics",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                default=None,
-                help="自查数据 YAML/XLSX (默认: 档案库的 自查数据.yaml)",
-            ),
+            CRITERIA_OPTION,
+            METRICS_OPTION,
         )
     ):
         func = option(func)

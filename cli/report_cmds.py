@@ -18,7 +18,7 @@ from archive.reports import (
     parse_month,
     write_report,
 )
-from cli.common import archive_option, emit_json, open_archive
+from cli.common import CRITERIA_OPTION, METRICS_OPTION, archive_option, emit_json, open_archive
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,18 +57,8 @@ def _options(func: F) -> F:
                 default=None,
                 help="报告素材 YAML (默认: 档案库的 报告素材.yaml)",
             ),
-            click.option(
-                "--criteria",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                default=None,
-                help="评分标准 YAML (默认: 档案库的 评分标准.yaml)",
-            ),
-            click.option(
-                "--metrics",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                default=None,
-                help="自查数据 YAML/XLSX (默认: 档案库的 自查数据.yaml)",
-            ),
+            CRITERIA_OPTION,
+            METRICS_OPTION,
             click.option("--no-pdf", is_flag=True, help="只写 .docx"),
             click.option("--json", "as_json", is_flag=True, help="以 JSON 输出报告的数字和文件"),
         )
