@@ -196,20 +196,24 @@ class _Writer:
         return out.getvalue()
 
 
+# The opening of every ToUnicode CMap written here (Identity, two-byte codes).
+_CMAP_HEAD = (
+    "/CIDInit /ProcSet findresource begin",
+    "12 dict begin",
+    "begincmap",
+    "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
+    "/CMapName /Adobe-Identity-UCS def",
+    "/CMapType 2 def",
+    "1 begincodespacerange",
+    "<0000> <FFFF>",
+    "endcodespacerange",
+)
+
+
 def _tounicode(codes: dict[str, int]) -> bytes:
     pairs = sorted((cid, ch) for ch, cid in codes.items())
     seen: set[int] = set()
-    lines = [
-        "/CIDInit /ProcSet findresource begin",
-        "12 dict begin",
-        "begincmap",
-        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
-        "/CMapName /Adobe-Identity-UCS def",
-        "/CMapType 2 def",
-        "1 begincodespacerange",
-        "<0000> <FFFF>",
-        "endcodespacerange",
-    ]
+    lines = list(_CMAP_HEAD)
     unique = []
     for cid, ch in pairs:
         if cid not in seen:
@@ -327,15 +331,7 @@ def _glyphless_objects(w: _Writer) -> int:
     )
     cmap = "\n".join(
         [
-            "/CIDInit /ProcSet findresource begin",
-            "12 dict begin",
-            "begincmap",
-            "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
-            "/CMapName /Adobe-Identity-UCS def",
-            "/CMapType 2 def",
-            "1 begincodespacerange",
-            "<0000> <FFFF>",
-            "endcodespacerange",
+            *_CMAP_HEAD,
             "1 beginbfrange",
             "<0000> <FFFF> <0000>",
             "endbfrange",
