@@ -9,7 +9,7 @@ rate (edit distance / truth length, whitespace removed, full-width ASCII folded)
 readable pages, and the share of readable pages whose licence and case numbers come back
 exact (``archive.keys`` finds them). The engines:
 
-1. dangan: ``extract_document`` through an ``OcrPool`` (workers = CPUs), orientation check,
+1. dangan: ``extract_document`` through an ``OcrPool`` (workers = CPUs), page turned upright,
    page quality and searchable PDF included, documents fed from as many threads as workers;
 2. rapidocr: the raw engine called directly on the same files, as its README shows;
 3. tesseract: ``tesseract IMG - -l chi_sim`` (Debian tesseract-ocr-chi-sim), the peer.

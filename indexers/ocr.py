@@ -1,11 +1,11 @@
 """Chinese OCR: the rapidocr engine, page orientation, and a pool of worker processes.
 
 rapidocr-onnxruntime 1.4.4 ships PP-OCRv4 detection and recognition models in its wheel;
-nothing is downloaded. Its own angle classifier only flips single lines by 180°, so pages
-scanned sideways or upside down are turned upright first (:meth:`OcrEngine.orientation`):
-the text detector on a small copy tells lines running across from lines running down the
-page, then recognition confidence on a few of the longest lines read both ways tells
-upright from upside down. The page is then read once, the right way up.
+nothing is downloaded. Its own angle classifier only flips single lines by 180°, and the raw
+engine then returns an upside-down page's lines in reverse and a sideways page's lines as
+scrambled columns. :meth:`OcrEngine.read` turns the whole page instead, at no extra model
+cost: the detector's boxes tell a page lying on its side, the line classifier's vote over all
+lines tells a page upside down, and boxes and line images are turned with the page.
 
 :class:`OcrPool` runs engines in worker processes (one model load per process) and survives a
 crashed worker, so a long-running watcher can keep one pool for its lifetime.
@@ -32,9 +32,6 @@ Point = tuple[float, float]
 Box = tuple[Point, Point, Point, Point]
 
 MAX_SIDE = 2000  # rapidocr reads at most this many pixels on the long side
-_ORIENT_SIDE = 512  # long side of the copy the orientation check looks at
-_ORIENT_LINES = 3
-_ORIENT_CHARS = 5.0  # line-heights of each line read for the check
 
 
 class OcrError(ArchiveError):
@@ -125,7 +122,8 @@ def to_array(image: Image.Image | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _bgr(arr: np.ndarray) -> np.ndarray:
+def bgr(arr: np.ndarray) -> np.ndarray:
+    """The page as OpenCV wants it: 3-channel BGR."""
     if arr.ndim == 2:
         return cv2.cvtColor(arr, cv2.COLOR_GRAY2BGR)
     return cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
@@ -154,15 +152,6 @@ def _order(pts: np.ndarray) -> np.ndarray:
     return np.array([pts[s.argmin()], pts[d.argmin()], pts[s.argmax()], pts[d.argmax()]])
 
 
-def _head(box: np.ndarray, chars: float = _ORIENT_CHARS) -> np.ndarray:
-    """The first ``chars`` line-heights of a line's box: enough text to judge, cheap to read."""
-    p0, p1, p2, p3 = (np.asarray(p, dtype=np.float64) for p in box)
-    width = float(np.linalg.norm(p1 - p0))
-    height = float(np.linalg.norm(p3 - p0)) or 1.0
-    f = min(1.0, chars * height / width) if width else 1.0
-    return np.array([p0, p0 + (p1 - p0) * f, p3 + (p2 - p3) * f, p3], dtype=np.float32)
-
-
 def turn(arr: np.ndarray, degrees: int) -> np.ndarray:
     """Turn the page clockwise by 0/90/180/270 degrees."""
     code = _TURNS.get(degrees % 360)
@@ -185,75 +174,101 @@ class OcrEngine:
             kwargs["inter_op_num_threads"] = 1
         self._ocr = RapidOCR(**kwargs)
 
-    # ---------------------------------------------------------------- orientation
-
-    def orientation(self, arr: np.ndarray) -> int:
-        """Degrees clockwise (0/90/180/270) that turn this page upright.
-
-        The detector on a small copy (512 px) finds the text lines: lines longer across than
-        down mean the page is upright or upside down, else it lies on its side. A short
-        stretch of each of the longest lines, cut from the full page, is then read as it is
-        and turned over; the reading with the higher confidence wins.
-        """
-        page = _bgr(arr)
-        small, scale = _shrink(page, _ORIENT_SIDE)
-        boxes = self._detect_small(small)
-        if boxes is None or len(boxes) == 0:
-            return 0
-        across = down = 0.0
-        for b in boxes:
-            w = float(np.linalg.norm(b[1] - b[0]))
-            h = float(np.linalg.norm(b[3] - b[0]))
-            if w > 1.5 * h:
-                across += w
-            elif h > 1.5 * w:
-                down += h
-        base = 90 if down > across else 0
-        full = [np.asarray(b, dtype=np.float64) / scale for b in boxes]
-        if base:
-            rows = page.shape[0]
-            page = turn(page, base)
-            full = [_order(np.stack([rows - 1 - b[:, 1], b[:, 0]], axis=1)) for b in full]
-        longest = sorted(full, key=lambda b: -float(np.linalg.norm(b[1] - b[0])))
-        pieces = [_head(b) for b in longest[:_ORIENT_LINES]]
-        crops = self._ocr.get_crop_img_list(page, pieces)
-        crops = [c for c in crops if c.shape[1] > c.shape[0]]
-        if not crops:
-            return base
-        flipped = [np.ascontiguousarray(c[::-1, ::-1]) for c in crops]
-        res, _ = self._ocr.text_rec(crops + flipped)
-        scores = [float(score) for _text, score in res]
-        upright = float(np.mean(scores[: len(crops)]))
-        upside_down = float(np.mean(scores[len(crops) :]))
-        return base if upright >= upside_down else (base + 180) % 360
-
-    def _detect_small(self, small: np.ndarray) -> Any:
-        """The detector at the copy's own size (rapidocr would blow it up to 736 px short side)."""
-        det = self._ocr.text_det
-        saved = det.limit_type, det.limit_side_len
-        det.limit_type, det.limit_side_len = "max", _ORIENT_SIDE
-        try:
-            boxes, _ = det(small)
-        finally:
-            det.limit_type, det.limit_side_len = saved
-        return boxes
-
     # ---------------------------------------------------------------- reading
 
     def read(self, image: Image.Image | np.ndarray, *, orient: bool = True) -> OcrResult:
-        """Read one page: turn it upright (unless ``orient`` is False), then OCR it."""
+        """Read one page, turned upright first unless ``orient`` is False.
+
+        The page costs what the raw engine costs (detect, classify lines, recognise): the
+        detector's boxes tell a page lying on its side (lines run down it), and the line
+        classifier's votes, weighted by line length, tell a page upside down; the boxes and
+        line images are then turned with the page instead of detecting again.
+        """
         start = time.perf_counter()
         arr = to_array(image)
-        rotation = self.orientation(arr) if orient else 0
-        upright = turn(arr, rotation)
-        h, w = upright.shape[:2]
-        work, scale = _shrink(upright, MAX_SIDE)
-        raw, _ = self._ocr(_bgr(work), use_cls=False)
+        work, scale = _shrink(arr, MAX_SIDE)
+        page = bgr(work)
+        boxes = self._detect(page)
+        rotation = 0
+        if orient and _lies_on_side(boxes):
+            boxes = turn_boxes(boxes, 90, page.shape[0], page.shape[1])
+            page = turn(page, 90)
+            rotation = 90
+        crops = self._ocr.get_crop_img_list(page, boxes) if boxes else []
+        if orient and crops and self._upside_down(crops):
+            boxes = turn_boxes(boxes, 180, page.shape[0], page.shape[1])
+            crops = [np.ascontiguousarray(c[::-1, ::-1]) for c in crops]
+            rotation += 180
+        read, _ = self._ocr.text_rec(crops) if crops else ([], 0.0)
         lines: list[OcrLine] = []
-        for box, text, score in raw or []:
+        for box, (text, score) in zip(boxes, read, strict=True):
+            if float(score) < self._ocr.text_score:
+                continue
             pts = tuple((float(x) / scale, float(y) / scale) for x, y in box)
             lines.append(OcrLine(str(text), pts, float(score)))  # type: ignore[arg-type]
+        h, w = arr.shape[:2]
+        if rotation in (90, 270):
+            h, w = w, h
         return OcrResult(lines, rotation, w, h, time.perf_counter() - start)
+
+    def _detect(self, page: np.ndarray) -> list[np.ndarray]:
+        """Text line boxes on ``page`` (BGR, at most MAX_SIDE), as the raw engine finds them."""
+        padded, record = self._ocr.maybe_add_letterbox(page, {})
+        found, _ = self._ocr.auto_text_det(padded)
+        if found is None:
+            return []
+        h, w = page.shape[:2]
+        top = float(record["padding_1"]["top"])
+        out = []
+        for box in found:
+            b = np.asarray(box, dtype=np.float32).copy()
+            b[:, 1] -= top
+            b[:, 0] = np.clip(b[:, 0], 0, w)
+            b[:, 1] = np.clip(b[:, 1], 0, h)
+            out.append(b)
+        return out
+
+    def _upside_down(self, crops: list[np.ndarray]) -> bool:
+        """The line classifier's vote over all lines, each weighted by its length."""
+        _, votes, _ = self._ocr.text_cls(crops)
+        tally = 0.0
+        for crop, (label, score) in zip(crops, votes, strict=True):
+            weight = crop.shape[1] / max(1, crop.shape[0])
+            tally += weight * (float(score) if "180" in str(label) else -float(score))
+        return tally > 0
+
+
+def _lies_on_side(boxes: Sequence[np.ndarray]) -> bool:
+    """More line length running down the page than across it."""
+    across = down = 0.0
+    for b in boxes:
+        w = float(np.linalg.norm(b[1] - b[0]))
+        h = float(np.linalg.norm(b[3] - b[0]))
+        if w > 1.5 * h:
+            across += w
+        elif h > 1.5 * w:
+            down += h
+    return down > across
+
+
+def turn_boxes(
+    boxes: Sequence[np.ndarray], degrees: int, height: int, width: int
+) -> list[np.ndarray]:
+    """Boxes on a ``height`` x ``width`` page, moved onto that page turned clockwise by ``degrees``."""
+    out = []
+    for box in boxes:
+        b = np.asarray(box, dtype=np.float64)
+        x, y = b[:, 0], b[:, 1]
+        if degrees % 360 == 90:
+            p = np.stack([height - 1 - y, x], axis=1)
+        elif degrees % 360 == 180:
+            p = np.stack([width - 1 - x, height - 1 - y], axis=1)
+        elif degrees % 360 == 270:
+            p = np.stack([y, width - 1 - x], axis=1)
+        else:
+            p = b
+        out.append(_order(p).astype(np.float32))
+    return out
 
 
 # ------------------------------------------------------------------------- pool
