@@ -310,8 +310,15 @@ def test_selfcheck_compares_with_the_previous_month(
     archive = year_archive["archive"]
     planted = year_archive["planted"]
     november = _report(year_archive, "selfcheck", "--month", f"{YEAR}-11")
-    snap = archive / ".dangan" / "selfcheck" / f"{YEAR}-11.json"
+    snap = archive / "报告" / "自查快照" / f"{YEAR}-11.json"
     assert snap.is_file() and str(snap) in november["files"]
+    # the snapshot is the bureau's record, not a cache: rebuilding the caches keeps it
+    shutil.rmtree(archive / ".dangan")
+    assert run_dangan("reindex", "--archive", archive).returncode == 0
+    # … and a snapshot an older version kept under .dangan/selfcheck/ is still read
+    legacy = archive / ".dangan" / "selfcheck" / snap.name
+    legacy.parent.mkdir(parents=True)
+    snap.rename(legacy)
     assert november["previous"]["method"].startswith("按2024年10月31日的档案重新计算")
     body = "".join(_section(_paragraphs(_file(november, ".docx")), "发现的问题"))
     assert planted.licence_no in body

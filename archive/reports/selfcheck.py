@@ -4,8 +4,10 @@ What was checked and how much of it (dossiers audited, criteria assessed, docume
 and dated this month), the problems found, how last month's problems were corrected, and
 what changed since last month.
 
-Each month's audit is kept as a snapshot, ``.dangan/selfcheck/YYYY-MM.json``, written when
-the report is generated (:func:`save_snapshot`).  The previous month is read from its
+Each month's audit is kept as a snapshot, ``报告/自查快照/YYYY-MM.json`` under the archive
+root, written when the report is generated (:func:`save_snapshot`). It is a record of what the
+bureau found that month, not a cache: ``.dangan/`` (derived, rebuildable) is the wrong home for
+it, and snapshots an older version wrote there are still read.  The previous month is read from its
 snapshot; when there is none it is recomputed from the archive as of the last day of that
 month, and the report says so (records filed later but dated earlier then count as if they
 had been there).
@@ -30,8 +32,12 @@ LISTED = 200  # findings listed in the attachment table (all of them in the snap
 EXAMPLES = 5
 
 
+SNAPSHOT_DIR = ("报告", "自查快照")
+_LEGACY_DIR = (".dangan", "selfcheck")  # where snapshots were kept before 2026-11-22
+
+
 def snapshot_path(root: Path, year: int, month: int) -> Path:
-    return root / ".dangan" / "selfcheck" / f"{year}-{month:02d}.json"
+    return root.joinpath(*SNAPSHOT_DIR, f"{year}-{month:02d}.json")
 
 
 def finding_key(f: dict[str, Any]) -> tuple[str, str, str, str]:
@@ -56,7 +62,9 @@ def snapshot(score: ScoreReport, year: int, month: int, filed: int, dated: int) 
 def load_snapshot(root: Path, year: int, month: int) -> dict[str, Any] | None:
     path = snapshot_path(root, year, month)
     if not path.is_file():
-        return None
+        path = root.joinpath(*_LEGACY_DIR, path.name)
+        if not path.is_file():
+            return None
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
