@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 import re
 import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
 import docx
 import pytest
+from _docs import GB_FONTS, east_asian_font, embedded_fonts, run, soffice_pdf, tool
 from docx.oxml.ns import qn
 from docx.shared import Mm
 from hypothesis import given
@@ -44,44 +43,8 @@ from archive.render_pdf import HTML_DIR, render_pdf
 from samples.example_report import FINDINGS, build_example_report
 
 REPO = Path(__file__).resolve().parents[1]
-FONTS_CONF = REPO / "templates" / "docx" / "fonts.conf"
 A4_PT = (595.28, 841.89)
 CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
-GB_FONTS = {"仿宋_GB2312", "楷体_GB2312", "黑体", "宋体", "方正小标宋简体"}
-
-
-def _tool(name: str) -> str:
-    exe = shutil.which(name)
-    if exe is None:
-        pytest.skip(
-            f"{name} is not installed (apt-get install poppler-utils / libreoffice-writer-nogui)"
-        )
-    return exe
-
-
-def _run(*args: str, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(args, capture_output=True, text=True, check=True, env=env)
-    return done.stdout
-
-
-def _soffice_pdf(docx_path: Path, out_dir: Path) -> Path:
-    soffice = _tool("soffice")
-    profile = out_dir / "lo-profile"
-    env = {**os.environ, "FONTCONFIG_FILE": str(FONTS_CONF)}
-    _run(
-        soffice,
-        f"-env:UserInstallation={profile.as_uri()}",
-        "--headless",
-        "--convert-to",
-        "pdf",
-        "--outdir",
-        str(out_dir),
-        str(docx_path),
-        env=env,
-    )
-    pdf = out_dir / (docx_path.stem + ".pdf")
-    assert pdf.is_file(), f"LibreOffice wrote no PDF for {docx_path}"
-    return pdf
 
 
 # --- fixtures: the example report rendered once per module ----------------------------
@@ -109,7 +72,7 @@ def report_pdf(example: OfficialDocument, out_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def lo_pdf(report_docx: Path, out_dir: Path) -> Path:
-    return _soffice_pdf(report_docx, out_dir / "libreoffice")
+    return soffice_pdf(report_docx, out_dir / "libreoffice")
 
 
 # --- the model ---------------------------------------------------------------------------
@@ -305,46 +268,6 @@ def test_docx_reads_back_with_headings_tables_and_figures(report_docx: Path) -> 
     assert "{%" not in everything and "{{" not in everything
 
 
-def _style_chain(styles: etree._Element, style_id: str | None) -> list[etree._Element]:
-    chain: list[etree._Element] = []
-    while style_id:
-        found = styles.find(f"{qn('w:style')}[@{qn('w:styleId')}='{style_id}']")
-        if found is None:
-            break
-        chain.append(found)
-        based = found.find(qn("w:basedOn"))
-        style_id = based.get(qn("w:val")) if based is not None else None
-    return chain
-
-
-def _east_asian_font(
-    run: etree._Element, paragraph: etree._Element, styles: etree._Element
-) -> str | None:
-    """Resolve the East Asian font of a run the way Word does: run → character style →
-    paragraph style (basedOn chain) → document defaults."""
-    candidates: list[etree._Element] = []
-    rpr = run.find(qn("w:rPr"))
-    if rpr is not None:
-        candidates.append(rpr)
-        rstyle = rpr.find(qn("w:rStyle"))
-        if rstyle is not None:
-            candidates += [
-                s.find(qn("w:rPr")) for s in _style_chain(styles, rstyle.get(qn("w:val")))
-            ]
-    ppr = paragraph.find(qn("w:pPr"))
-    pstyle = ppr.find(qn("w:pStyle")) if ppr is not None else None
-    pid = pstyle.get(qn("w:val")) if pstyle is not None else "Normal"
-    candidates += [s.find(qn("w:rPr")) for s in _style_chain(styles, pid)]
-    candidates.append(styles.find(f"{qn('w:docDefaults')}/{qn('w:rPrDefault')}/{qn('w:rPr')}"))
-    for rp in candidates:
-        if rp is None:
-            continue
-        fonts = rp.find(qn("w:rFonts"))
-        if fonts is not None and fonts.get(qn("w:eastAsia")):
-            return str(fonts.get(qn("w:eastAsia")))
-    return None
-
-
 def test_every_chinese_run_has_an_east_asian_font(report_docx: Path) -> None:
     with zipfile.ZipFile(report_docx) as z:
         styles = etree.fromstring(z.read("word/styles.xml"))
@@ -360,7 +283,7 @@ def test_every_chinese_run_has_an_east_asian_font(report_docx: Path) -> None:
             if not CJK.search(text):
                 continue
             chinese_runs += 1
-            font = _east_asian_font(r, p, styles)
+            font = east_asian_font(r, p, styles)
             assert font in GB_FONTS, f"run {text[:20]!r} ({pid}) resolves to {font!r}"
             seen.setdefault(pid, set()).add(font)
     assert chinese_runs > 100
@@ -542,23 +465,16 @@ def test_broken_html_template_names_file_and_line(
 
 
 def _fonts(pdf: Path) -> list[tuple[str, str]]:
-    lines = _run(_tool("pdffonts"), str(pdf)).splitlines()[2:]
+    lines = run(tool("pdffonts"), str(pdf)).splitlines()[2:]
     return [
         (line.split()[0], line[line.index("Identity") if "Identity" in line else 0 :])
         for line in lines
     ]
 
 
-def _embedded(pdf: Path) -> list[tuple[str, bool]]:
-    out = _run(_tool("pdffonts"), str(pdf)).splitlines()
-    header = out[0]
-    emb_col = header.index("emb")
-    return [(line.split()[0], line[emb_col : emb_col + 3].strip() == "yes") for line in out[2:]]
-
-
 def _words(pdf: Path) -> list[list[tuple[float, float, float, float, str]]]:
     """Words per page with their boxes (pt), from pdftotext -bbox."""
-    html = _run(_tool("pdftotext"), "-bbox", str(pdf), "-")
+    html = run(tool("pdftotext"), "-bbox", str(pdf), "-")
     pages = []
     for page in re.findall(r"<page .*?</page>", html, flags=re.S):
         words = re.findall(
@@ -575,18 +491,18 @@ def any_pdf(request: pytest.FixtureRequest) -> Path:
 
 
 def test_pdf_embeds_all_its_fonts(any_pdf: Path) -> None:
-    fonts = _embedded(any_pdf)
+    fonts = embedded_fonts(any_pdf)
     assert fonts, "no fonts in the PDF"
     assert all(emb for _, emb in fonts), fonts
 
 
 def test_weasyprint_pdf_uses_the_mapped_cjk_faces(report_pdf: Path) -> None:
-    names = {name.split("+", 1)[-1] for name, _ in _embedded(report_pdf)}
+    names = {name.split("+", 1)[-1] for name, _ in embedded_fonts(report_pdf)}
     assert {"GwFangSong", "GwHei", "GwXiaoBiaoSong", "GwSong"} <= names
 
 
 def test_pdf_is_a4_with_gbt9704_margins(any_pdf: Path) -> None:
-    info = _run(_tool("pdfinfo"), str(any_pdf))
+    info = run(tool("pdfinfo"), str(any_pdf))
     w, h = map(float, re.search(r"Page size:\s+([\d.]+) x ([\d.]+)", info).groups())  # type: ignore[union-attr]
     assert (w, h) == pytest.approx(A4_PT, abs=1)
     left, top = od.mm_to_pt(28), od.mm_to_pt(37)
@@ -613,7 +529,7 @@ def test_pdf_is_a4_with_gbt9704_margins(any_pdf: Path) -> None:
 
 def test_pdf_page_numbers_alternate_sides(any_pdf: Path) -> None:
     pages = _words(any_pdf)
-    info = _run(_tool("pdfinfo"), str(any_pdf))
+    info = run(tool("pdfinfo"), str(any_pdf))
     width = float(re.search(r"Page size:\s+([\d.]+)", info).group(1))  # type: ignore[union-attr]
     below = od.mm_to_pt(297 - 35)
     for n, words in enumerate(pages, start=1):
@@ -629,7 +545,7 @@ def test_pdf_page_numbers_alternate_sides(any_pdf: Path) -> None:
 
 
 def test_pdf_text_reads_back(any_pdf: Path) -> None:
-    text = _run(_tool("pdftotext"), str(any_pdf), "-")
+    text = run(tool("pdftotext"), str(any_pdf), "-")
     flat = re.sub(r"\s+", "", text)
     for needle in (
         "潼关县烟草专卖局文件",
@@ -645,9 +561,9 @@ def test_page_one_shows_chinese_to_ocr(any_pdf: Path, tmp_path: Path) -> None:
     """Render page 1 to PNG and read it back with tesseract chi_sim: the page really
     shows Chinese (not tofu boxes from a missing font)."""
     png_base = tmp_path / "page"
-    _run(_tool("pdftoppm"), "-r", "150", "-png", "-f", "1", "-l", "1", str(any_pdf), str(png_base))
+    run(tool("pdftoppm"), "-r", "150", "-png", "-f", "1", "-l", "1", str(any_pdf), str(png_base))
     png = next(tmp_path.glob("page*.png"))
-    text = _run(_tool("tesseract"), str(png), "stdout", "-l", "chi_sim", "--psm", "4")
+    text = run(tool("tesseract"), str(png), "stdout", "-l", "chi_sim", "--psm", "4")
     flat = re.sub(r"\s+", "", text)
     hits = [w for w in ("烟草专卖局", "整改", "报告", "考核验收", "渭南市") if w in flat]
     assert len(hits) >= 3, flat[:200]
@@ -705,5 +621,5 @@ def test_summary_without_masthead_renders_its_figures_table(tmp_path: Path) -> N
     assert [r.cells[1].text for r in figures.rows[1:]] == [v for _, v, _ in SUMMARY_FIGURES]
     assert figures.rows[2].cells[1].paragraphs[0].alignment.name == "RIGHT"
     pdf = render_pdf(doc, tmp_path / "工作汇报.pdf")
-    flat = re.sub(r"\s+", "", _run(_tool("pdftotext"), str(pdf), "-"))
+    flat = re.sub(r"\s+", "", run(tool("pdftotext"), str(pdf), "-"))
     assert "700.2" in flat and "表1一季度主要工作数字" in flat and "2011年4月30日" in flat

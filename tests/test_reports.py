@@ -22,9 +22,9 @@ from typing import Any
 
 import docx
 import pytest
+from _docs import GB_FONTS, east_asian_font, embedded_fonts, run, soffice_pdf, tool
 from conftest import json_lines, make_archive, run_dangan
 from docx.shared import Mm
-from test_render import GB_FONTS, _east_asian_font, _embedded, _run, _soffice_pdf, _tool
 
 from archive.reports.narrative import parse_narrative
 from samples.bench_archive import current_households, write_year_inbox
@@ -389,10 +389,10 @@ def test_docx_is_gbt9704_and_opens_in_libreoffice(
             text = "".join(t.text or "" for t in r.iter(qn("w:t")))
             if CJK_RUN.search(text):
                 runs += 1
-                assert _east_asian_font(r, p, styles) in GB_FONTS, text[:20]
+                assert east_asian_font(r, p, styles) in GB_FONTS, text[:20]
     assert runs > 30
-    pdf = _soffice_pdf(path, tmp_path)
-    text = re.sub(r"\s+", "", _run(_tool("pdftotext"), str(pdf), "-"))
+    pdf = soffice_pdf(path, tmp_path)
+    text = re.sub(r"\s+", "", run(tool("pdftotext"), str(pdf), "-"))
     assert "潼关县烟草专卖局" in text and all_reports[kind]["date"] == "2025-01-06"
 
 
@@ -401,15 +401,13 @@ def test_pdf_embeds_fonts_and_page_one_shows_chinese(
     all_reports: dict[str, dict[str, Any]], kind: str, tmp_path: Path
 ) -> None:
     pdf = _file(all_reports[kind], ".pdf")
-    fonts = _embedded(pdf)
+    fonts = embedded_fonts(pdf)
     assert fonts and all(emb for _, emb in fonts), fonts
-    info = _run(_tool("pdfinfo"), str(pdf))
+    info = run(tool("pdfinfo"), str(pdf))
     assert "595.28 x 841.89" in info or "595.276 x 841.89" in info
-    _run(
-        _tool("pdftoppm"), "-r", "150", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "p")
-    )
+    run(tool("pdftoppm"), "-r", "150", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "p"))
     png = next(tmp_path.glob("p*.png"))
-    seen = _run(_tool("tesseract"), str(png), "stdout", "-l", "chi_sim", "--psm", "4")
+    seen = run(tool("tesseract"), str(png), "stdout", "-l", "chi_sim", "--psm", "4")
     flat = re.sub(r"\s+", "", seen)
     words = ("烟草专卖局", "报告", "总结", "自查", "整改", "渭南市", "创建")
     assert sum(w in flat for w in words) >= 3, flat[:200]

@@ -1,0 +1,96 @@
+"""What the document tests share: poppler and LibreOffice, and Word's font resolution."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from docx.oxml.ns import qn
+from lxml import etree
+
+FONTS_CONF = Path(__file__).resolve().parents[1] / "templates" / "docx" / "fonts.conf"
+GB_FONTS = {"仿宋_GB2312", "楷体_GB2312", "黑体", "宋体", "方正小标宋简体"}
+
+
+def tool(name: str) -> str:
+    exe = shutil.which(name)
+    if exe is None:
+        pytest.skip(
+            f"{name} is not installed (apt-get install poppler-utils / libreoffice-writer-nogui)"
+        )
+    return exe
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(args, capture_output=True, text=True, check=True, env=env)
+    return done.stdout
+
+
+def soffice_pdf(docx_path: Path, out_dir: Path) -> Path:
+    soffice = tool("soffice")
+    profile = out_dir / "lo-profile"
+    env = {**os.environ, "FONTCONFIG_FILE": str(FONTS_CONF)}
+    run(
+        soffice,
+        f"-env:UserInstallation={profile.as_uri()}",
+        "--headless",
+        "--convert-to",
+        "pdf",
+        "--outdir",
+        str(out_dir),
+        str(docx_path),
+        env=env,
+    )
+    pdf = out_dir / (docx_path.stem + ".pdf")
+    assert pdf.is_file(), f"LibreOffice wrote no PDF for {docx_path}"
+    return pdf
+
+
+def style_chain(styles: etree._Element, style_id: str | None) -> list[etree._Element]:
+    chain: list[etree._Element] = []
+    while style_id:
+        found = styles.find(f"{qn('w:style')}[@{qn('w:styleId')}='{style_id}']")
+        if found is None:
+            break
+        chain.append(found)
+        based = found.find(qn("w:basedOn"))
+        style_id = based.get(qn("w:val")) if based is not None else None
+    return chain
+
+
+def east_asian_font(
+    run: etree._Element, paragraph: etree._Element, styles: etree._Element
+) -> str | None:
+    """Resolve the East Asian font of a run the way Word does: run → character style →
+    paragraph style (basedOn chain) → document defaults."""
+    candidates: list[etree._Element] = []
+    rpr = run.find(qn("w:rPr"))
+    if rpr is not None:
+        candidates.append(rpr)
+        rstyle = rpr.find(qn("w:rStyle"))
+        if rstyle is not None:
+            candidates += [
+                s.find(qn("w:rPr")) for s in style_chain(styles, rstyle.get(qn("w:val")))
+            ]
+    ppr = paragraph.find(qn("w:pPr"))
+    pstyle = ppr.find(qn("w:pStyle")) if ppr is not None else None
+    pid = pstyle.get(qn("w:val")) if pstyle is not None else "Normal"
+    candidates += [s.find(qn("w:rPr")) for s in style_chain(styles, pid)]
+    candidates.append(styles.find(f"{qn('w:docDefaults')}/{qn('w:rPrDefault')}/{qn('w:rPr')}"))
+    for rp in candidates:
+        if rp is None:
+            continue
+        fonts = rp.find(qn("w:rFonts"))
+        if fonts is not None and fonts.get(qn("w:eastAsia")):
+            return str(fonts.get(qn("w:eastAsia")))
+    return None
+
+
+def embedded_fonts(pdf: Path) -> list[tuple[str, bool]]:
+    out = run(tool("pdffonts"), str(pdf)).splitlines()
+    header = out[0]
+    emb_col = header.index("emb")
+    return [(line.split()[0], line[emb_col : emb_col + 3].strip() == "yes") for line in out[2:]]
