@@ -55,6 +55,31 @@ REASONS = {
     "internal_error": "处理时发生内部错误; 文件已隔离保存, 请联系管理员",
 }
 
+# The same reasons in a few characters, for counts and tables
+LABELS = {
+    "empty": "空文件",
+    "too_large": "文件过大",
+    "unsupported_type": "不支持的类型",
+    "archive_file": "压缩包",
+    "pdf_truncated": "PDF不完整",
+    "pdf_corrupt": "PDF已损坏",
+    "pdf_encrypted": "PDF有密码",
+    "pdf_no_pages": "PDF无页面",
+    "image_truncated": "图片不完整",
+    "image_corrupt": "图片已损坏",
+    "image_too_large": "图片像素过多",
+    "office_corrupt": "Office文档损坏",
+    "text_unreadable": "文本编码无法识别",
+    "name_undecodable": "文件名编码无法识别",
+    "unreadable": "无法读取",
+    "symlink": "快捷方式",
+    "unreadable_content": "页面无法读取",
+    "duplicate": "重复",
+    "vanished": "处理中被移走",
+    "internal_error": "内部错误",
+}
+assert LABELS.keys() == REASONS.keys()
+
 
 @dataclass(frozen=True)
 class Rejection:

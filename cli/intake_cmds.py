@@ -13,6 +13,7 @@ from archive.catalog import Catalog
 from archive.config import init_archive
 from archive.errors import UsageError
 from archive.intake import Outcome
+from archive.watch_lock import hold_watch_lock
 from archive.watcher import Watcher
 from cli.common import archive_option, emit_json, open_archive, progress
 from cli.pipeline import after_batch, extractor_for, make_intake
@@ -115,7 +116,9 @@ def watch(
     archive.ensure_layout()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    mode = f"轮询 {poll}s" if poll else "系统文件事件"
     with (
+        hold_watch_lock(archive, mode),
         Catalog(archive.catalog_path) as catalog,
         extractor_for(archive, ocr=False if no_ocr else None) as extractor,
     ):
@@ -129,7 +132,6 @@ def watch(
             on_outcome=lambda o: _print_outcome(o, as_json),
             on_error=lambda p, e: click.echo(f"错误: {p}: {e!r}", err=True),
         )
-        mode = f"轮询 {poll}s" if poll else "系统文件事件"
         click.echo(f"监视 {archive.inbox} ({mode}); Ctrl+C 停止", err=True)
         try:
             watcher.run(stop)

@@ -16,6 +16,7 @@ from cli import (
     refile_cmd,
     report_cmds,
     search_cmd,
+    status_cmd,
 )
 
 
@@ -42,6 +43,7 @@ for module in (
     report_cmds,
     refile_cmd,
     bundle_cmd,
+    status_cmd,
 ):
     for command in module.COMMANDS:
         cli.add_command(command)

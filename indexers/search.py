@@ -281,8 +281,22 @@ class SearchIndex:
 
     # -- opening -------------------------------------------------------------------------
 
-    def _stamp(self) -> dict[str, Any]:
-        return {"schema_version": self.SCHEMA_VERSION, "engine": "tantivy", "format": 1}
+    @classmethod
+    def _stamp(cls) -> dict[str, Any]:
+        return {"schema_version": cls.SCHEMA_VERSION, "engine": "tantivy", "format": 1}
+
+    @classmethod
+    def peek(cls, directory: Path) -> int | None:
+        """How many records the index holds, read without creating, locking or rebuilding
+        anything; None when it is missing, of another version, or unreadable."""
+        if _read_stamp(directory / _META) != cls._stamp():
+            return None
+        try:
+            index = tantivy.Index.open(str(directory))
+            index.reload()
+            return int(index.searcher().num_docs)
+        except (OSError, ValueError):
+            return None
 
     def _open(self) -> tantivy.Index:
         meta = self.directory / _META

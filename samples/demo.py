@@ -75,6 +75,7 @@ def build(root: Path) -> None:
     a = str(root)
     _run("findings", "import", str(root / "上级检查发现.yaml"), "--archive", a)
     _run("ingest", "--archive", a)
+    _run("status", "--archive", a)
     licence = next(t.keys["licence"] for t in truths if "licence" in t.keys)
     _run("show", licence, "--archive", a)
     _run("quarantine", "list", "--archive", a)
