@@ -16,6 +16,7 @@ from cli import (
     refile_cmd,
     report_cmds,
     search_cmd,
+    service_cmd,
     status_cmd,
 )
 
@@ -44,6 +45,7 @@ for module in (
     refile_cmd,
     bundle_cmd,
     status_cmd,
+    service_cmd,
 ):
     for command in module.COMMANDS:
         cli.add_command(command)
