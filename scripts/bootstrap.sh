@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${1:-demo}"
 
-debs=(fonts-noto-cjk libgl1 libglib2.0-0 libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0
+debs=(fonts-noto-cjk fonts-arphic-ukai libgl1 libglib2.0-0 libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0
       poppler-utils qpdf)
 case "$profile" in
   test)  debs+=(libreoffice-writer-nogui) ;;
