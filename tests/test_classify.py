@@ -19,15 +19,11 @@ from conftest import json_lines, run_dangan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.classify import (
-    Classification,
-    Roster,
-    apply_classification,
-    classify_text,
-)
+from archive.classify import Classification, apply_classification, classify_text
 from archive.config import ArchiveConfig
 from archive.errors import ValidationError
 from archive.pathkeys import DocKeys, keys_from_path
+from archive.roster_match import Roster
 from archive.rules import Rules, load_rules
 from samples import _content
 
