@@ -25,11 +25,12 @@ from typing import Any
 
 from archive.checklists import Checklists, load_checklists
 from archive.config import Archive
-from archive.criteria import Standard, dump_yaml, load_standard, standard_from_dict
+from archive.criteria import Standard, load_standard, standard_from_dict
 from archive.errors import NotFoundError
 from archive.findings import Finding, load_findings
 from archive.metrics import Metrics, load_metrics
 from archive.store import write_bytes_atomic
+from archive.yaml_lines import dump_yaml
 
 CRITERIA_FILE = "评分标准.yaml"
 METRICS_FILE = "自查数据.yaml"

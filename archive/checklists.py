@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.criteria import key_line, line_of, load_yaml_lines
 from archive.errors import NotFoundError, Problem, ValidationError
+from archive.yaml_lines import key_line, line_of, load_yaml_lines
 
 DEFAULT_PATH = Path(__file__).parent / "defaults" / "checklists.yaml"
 APPLICATION_TYPES = ("新办", "延续", "变更", "停业", "歇业", "恢复营业", "注销")

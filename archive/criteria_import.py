@@ -18,16 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.criteria import (
-    FlowDict,
-    check_criteria,
-    check_standard_data,
-    dump_standard,
-    number,
-    standard_from_dict,
-)
+from archive.criteria import check_criteria, check_standard_data, dump_standard, standard_from_dict
 from archive.errors import ConfigError, Problem, ValidationError
 from archive.metrics import find_metric
+from archive.yaml_lines import FlowDict, number
 
 # ------------------------------------------------------------------------ reading
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.criteria import LineDict, Standard, key_line, line_of, load_yaml_lines, number
+from archive.criteria import Standard
 from archive.errors import ConfigError, Problem, ValidationError
+from archive.yaml_lines import LineDict, key_line, line_of, load_yaml_lines, number
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.criteria import Standard, dump_yaml, load_standard
+from archive.criteria import Standard, load_standard
+from archive.yaml_lines import dump_yaml
 from samples.textpdf import Household, make_households, write_roster_csv
 
 SAMPLE_STANDARD = Path(__file__).with_name("criteria") / "sample_standard.yaml"
