@@ -30,7 +30,6 @@ How points are computed (the rules a clerk can check by hand):
 from __future__ import annotations
 
 import datetime as dt
-from calendar import monthrange
 from dataclasses import dataclass, field
 
 from archive.audit import (
@@ -52,6 +51,7 @@ from archive.checklists import Checklists, load_checklists, normalise_doc_type
 from archive.config import Archive
 from archive.criteria import Criterion, Evidence, Standard
 from archive.metrics import Metrics
+from archive.periods import is_due, period_label, period_numbers
 from archive.score_model import MET, NA, PARTLY, STATUS_LABELS, UNMET, CriterionScore, ScoreReport
 
 __all__ = [
@@ -82,26 +82,6 @@ _PERIOD_WORD = {"year": "年度", "quarter": "季度", "month": "月"}
 # ------------------------------------------------------------------------ periods
 
 
-def _period_end(year: int, period: str, n: int) -> dt.date:
-    if period == "month":
-        return dt.date(year, n, monthrange(year, n)[1])
-    if period == "quarter":
-        return dt.date(year, n * 3, monthrange(year, n * 3)[1])
-    return dt.date(year, 12, 31)
-
-
-def _periods(period: str) -> list[int]:
-    return list(range(1, 13)) if period == "month" else [1, 2, 3, 4] if period == "quarter" else [0]
-
-
-def _label(year: int, period: str, n: int) -> str:
-    if period == "month":
-        return f"{year}年{n}月"
-    if period == "quarter":
-        return f"{year}年第{'一二三四'[n - 1]}季度"
-    return f"{year}年"
-
-
 def _in_period(r: RecordInfo, year: int, period: str, n: int) -> bool:
     y, q, m = r.when()
     if y != year:
@@ -111,12 +91,6 @@ def _in_period(r: RecordInfo, year: int, period: str, n: int) -> bool:
     if period == "quarter":
         return q == n
     return True
-
-
-def _due(year: int, period: str, n: int, as_of: dt.date) -> bool:
-    if period == "year":
-        return year <= as_of.year
-    return _period_end(year, period, n) <= as_of
 
 
 def canonical_meeting(name: str) -> str:
@@ -294,17 +268,17 @@ class _Scorer:
         for name, records in candidates.items():
             in_year = [r for r in records if r.when()[0] == self.year]
             part.evidence += [r.ref for r in in_year if not r.defective]
-            for n in _periods(period):
+            for n in period_numbers(period):
                 here = [r for r in in_year if _in_period(r, self.year, period, n)]
                 good = [r for r in here if not r.defective]
-                if not (_due(self.year, period, n, self.as_of) or len(good) >= need):
+                if not (is_due(self.year, period, n, self.as_of) or len(good) >= need):
                     continue
                 required += need
                 short = max(0, need - len(good))
                 if not short:
                     continue
                 misses += short
-                what = _label(self.year, period, n)
+                what = period_label(self.year, period, n)
                 count = f"（应有{need}份，现有{len(good)}份）" if need > 1 else ""
                 part.missing.append(f"{what}“{name}”{count}")
                 if here:  # only defective ones: the record's own finding carries the criterion
