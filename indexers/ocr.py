@@ -32,6 +32,10 @@ Point = tuple[float, float]
 Box = tuple[Point, Point, Point, Point]
 
 MAX_SIDE = 2000  # rapidocr reads at most this many pixels on the long side
+_CLEAR_LINES = 3  # an upside-down vote over at least this many lines …
+_CLEAR_VOTE = 0.8  # … with this share of the weight is not re-checked by reading
+_CONFIRM_LINES = 3  # lines read both ways to confirm an upside-down page
+_CONFIRM_HEIGHTS = 6  # line-heights of each of them read
 
 
 class OcrError(ArchiveError):
@@ -229,13 +233,33 @@ class OcrEngine:
         return out
 
     def _upside_down(self, crops: list[np.ndarray]) -> bool:
-        """The line classifier's vote over all lines, each weighted by its length."""
-        _, votes, _ = self._ocr.text_cls(crops)
-        tally = 0.0
+        """Whether the page is upside down: the line classifier votes, the reader confirms.
+
+        The classifier sees 48 x 192 pixels, so it is shown the first four line-heights of
+        each line (a whole long line would be squeezed past recognition); its votes are
+        weighted by line length. On generated pages the vote is unanimous (±1.0 of the
+        weight) both ways up. A page it calls upside down is turned over at once when the
+        vote is clear over several lines; on a thin or split vote the longest lines are read
+        both ways and the reading with the higher confidence decides, because a wrong flip
+        scrambles every line.
+        """
+        heads = [np.ascontiguousarray(c[:, : 4 * c.shape[0]]) for c in crops]
+        _, votes, _ = self._ocr.text_cls(heads)
+        tally = total = 0.0
         for crop, (label, score) in zip(crops, votes, strict=True):
             weight = crop.shape[1] / max(1, crop.shape[0])
+            total += weight
             tally += weight * (float(score) if "180" in str(label) else -float(score))
-        return tally > 0
+        if tally <= 0:
+            return False
+        if len(crops) >= _CLEAR_LINES and tally >= _CLEAR_VOTE * total:
+            return True
+        longest = sorted(crops, key=lambda c: -c.shape[1])[:_CONFIRM_LINES]
+        pieces = [np.ascontiguousarray(c[:, : _CONFIRM_HEIGHTS * c.shape[0]]) for c in longest]
+        turned = [np.ascontiguousarray(p[::-1, ::-1]) for p in pieces]
+        read, _ = self._ocr.text_rec(pieces + turned)
+        scores = [float(score) for _text, score in read]
+        return float(np.mean(scores[len(pieces) :])) > float(np.mean(scores[: len(pieces)]))
 
 
 def _lies_on_side(boxes: Sequence[np.ndarray]) -> bool:

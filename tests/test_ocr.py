@@ -108,6 +108,23 @@ def test_every_quarter_turn_reads_upright_and_in_order(
 
 
 @pytest.mark.slow
+def test_a_single_long_line_is_not_turned_over(pool: OcrPool) -> None:
+    """A strip with one long line (a label, a receipt cut): the line classifier alone is
+    unsure of it; the page must still come back the right way up, upright or turned over."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 28)
+    line = "潼关县烟草专卖局零售许可证610522100123号"
+    strip = Image.new("L", (1800, 44), 255)
+    ImageDraw.Draw(strip).text((8, 4), line * 2, font=font, fill=0)
+    engine = pool.engine()
+    for degrees in (0, 180):
+        result = engine.read(strip.rotate(degrees, expand=True))
+        assert result.rotation == degrees
+        assert _flat(result.text).startswith(line)
+
+
+@pytest.mark.slow
 def test_multipage_tiff_and_mixed_pdf_report_each_page(
     extracted: dict[str, tuple[ScanTruth, Extraction]],
 ) -> None:
