@@ -1,10 +1,10 @@
 """The official-document (公文) model shared by every generated report.
 
 A report is an :class:`OfficialDocument` value: title, optional document number
-(发文字号), addressee (主送机关), body blocks (headings, paragraphs, tables), closing
-(结束语), issuer (发文机关署名), date (成文日期) and attachments (附件).  The model knows
-nothing about the archive; ``archive.render_docx`` and ``archive.render_pdf`` lay it out
-per GB/T 9704-2012.
+(发文字号) and signers (签发人), addressee (主送机关), body blocks (headings, paragraphs,
+tables), closing (结束语), issuer (发文机关署名), date (成文日期), attachments (附件) and the
+版记 (抄送机关, 印发机关和印发日期).  The model knows nothing about the archive;
+``archive.render_docx`` and ``archive.render_pdf`` lay it out per GB/T 9704-2012.
 
 Layout constants of GB/T 9704-2012 live here so that both renderers agree:
 A4, 版心 156 mm x 225 mm, top margin 37 mm, binding (left) margin 28 mm, hence right
@@ -54,6 +54,9 @@ TITLE_PT = 22.0  # 二号
 PAGE_NUMBER_PT = 14.0  # 四号
 PAGE_NUMBER_GAP_MM = 7.0  # 一字线上距版心下边缘 7 mm
 TABLE_PT = 12.0  # 小四, tables
+BANJI_PT = 14.0  # 四号: 抄送机关, 印发机关和印发日期 (版记)
+BANJI_THICK_MM = 0.35  # 版记的首条和末条分隔线
+BANJI_THIN_MM = 0.25  # 版记中间的分隔线
 
 
 def mm_to_pt(mm: float) -> float:
@@ -162,6 +165,10 @@ class OfficialDocument:
     closing: str | None = None  # 结束语, e.g. "特此报告。"
     attachments: list[Attachment] = field(default_factory=list)
     header_org: str | None = None  # 发文机关标志 (red masthead), e.g. "潼关县烟草专卖局文件"
+    signers: list[str] = field(default_factory=list)  # 签发人 (上行文), e.g. ["王建国"]
+    copy_to: list[str] = field(default_factory=list)  # 抄送机关 (版记)
+    printed_by: str | None = None  # 印发机关 (版记), e.g. "潼关县烟草专卖局办公室"
+    printed_on: _dt.date | None = None  # 印发日期 (版记); None: the 成文日期
 
     @property
     def title_lines(self) -> list[str]:
@@ -178,12 +185,69 @@ class OfficialDocument:
         if not isinstance(self.date, _dt.date):
             problems.append(Problem(None, "成文日期", "datetime.date", repr(self.date)))
         _check_blocks(self.blocks, "正文", problems)
+        _check_marks(self, problems)
         for i, att in enumerate(self.attachments, start=1):
             if not att.title.strip():
                 problems.append(Problem(i, f"附件{i}标题", "非空的附件标题", att.title))
             _check_blocks(att.blocks, f"附件{i}", problems)
         if problems:
             raise ValidationError(f"公文《{self.title.strip() or '(无标题)'}》", problems)
+
+    @property
+    def has_banji(self) -> bool:
+        """Whether the document carries a 版记 (抄送机关 and/or 印发机关)."""
+        return bool(self.copy_to) or self.printed_by is not None
+
+    @property
+    def print_date(self) -> _dt.date:
+        """印发日期: ``printed_on``, else the 成文日期."""
+        return self.printed_on if self.printed_on is not None else self.date
+
+
+def _check_marks(doc: OfficialDocument, problems: list[Problem]) -> None:
+    """签发人 and 版记: names present, dates sensible, the signer block fits its line."""
+    for what, names in (("签发人", doc.signers), ("抄送机关", doc.copy_to)):
+        for i, name in enumerate(names, start=1):
+            if not isinstance(name, str) or not name.strip() or "\n" in name.strip():
+                problems.append(Problem(i, what, "非空的一行名称", repr(name)))
+    if doc.printed_by is not None and not doc.printed_by.strip():
+        problems.append(Problem(None, "印发机关", "非空的机关名称", doc.printed_by))
+    if doc.printed_on is not None:
+        if not isinstance(doc.printed_on, _dt.date):
+            problems.append(Problem(None, "印发日期", "datetime.date", repr(doc.printed_on)))
+        elif doc.printed_by is None:
+            problems.append(
+                Problem(None, "印发日期", "与印发机关一起给出", chinese_date(doc.printed_on))
+            )
+        elif isinstance(doc.date, _dt.date) and doc.printed_on < doc.date:
+            problems.append(
+                Problem(
+                    None,
+                    "印发日期",
+                    f"不早于成文日期 {chinese_date(doc.date)}",
+                    chinese_date(doc.printed_on),
+                )
+            )
+    if any(not isinstance(n, str) or not n.strip() for n in doc.signers):
+        return
+    lines = signer_layout(doc.signers, doc.doc_number)
+    if lines and lines[0].x_em < 0:
+        problems.append(
+            Problem(
+                None, "签发人", f"每行排得下 (版心宽 {CHARS_PER_LINE} 字)", "、".join(doc.signers)
+            )
+        )
+    elif lines and lines[-1].doc_number:
+        room = lines[-1].x_em - 1 - text_width_em(lines[-1].doc_number)
+        if room < 1:
+            problems.append(
+                Problem(
+                    None,
+                    "发文字号",
+                    "与签发人排得下同一行 (GB/T 9704: 发文字号居左空一字, 签发人居右空一字)",
+                    f"{lines[-1].doc_number} / 签发人：{'、'.join(doc.signers)}",
+                )
+            )
 
 
 def _check_blocks(blocks: list[Block], where: str, problems: list[Problem]) -> None:
@@ -372,3 +436,63 @@ def signature_indents_em(issuer: str, date_text: str) -> tuple[float, float]:
     if date_right >= 2:
         return 2.0, date_right
     return 4.0 + ld - li, 2.0
+
+
+# --- 签发人 and 版记 -------------------------------------------------------------------------
+
+SIGNER_LABEL = "签发人："
+SIGNERS_PER_LINE = 2  # GB/T 9704 7.2.5: 一般每行排两个姓名
+SIGNER_GAP = "\u3000"  # one 全角空格 between two names on a line
+
+
+@dataclass(frozen=True)
+class SignerLine:
+    """One line of the 签发人 block.
+
+    ``x_em`` is where the line's text starts, in characters of body type from the left
+    margin: "签发人：" on the first line, the names of a continuation line under the
+    first name above (GB/T 9704 7.2.5: 回行时与上一行第一个签发人姓名对齐).  The block is set
+    so that its widest line ends one character short of the right margin (居右空一字).
+    ``doc_number`` is set on the last line only: the 发文字号 sits on that line, 居左空一字.
+    """
+
+    label: str
+    names: tuple[str, ...]
+    x_em: float
+    doc_number: str = ""
+
+    @property
+    def names_text(self) -> str:
+        return SIGNER_GAP.join(self.names)
+
+
+def signer_layout(signers: list[str], doc_number: str | None) -> list[SignerLine]:
+    """Lay out 签发人 per GB/T 9704-2012 7.2.4/7.2.5: two names a line; the block's widest
+    line ends 空一字 from the right margin; continuation lines align with the first name;
+    the 发文字号 goes on the last line, 空一字 from the left margin.  No signers: []."""
+    names = [n.strip() for n in signers if n.strip()]
+    if not names:
+        return []
+    rows = [tuple(names[i : i + SIGNERS_PER_LINE]) for i in range(0, len(names), SIGNERS_PER_LINE)]
+    label_em = text_width_em(SIGNER_LABEL)
+    widest = max(text_width_em(SIGNER_GAP.join(row)) for row in rows)
+    left = CHARS_PER_LINE - 1 - label_em - widest
+    lines = [
+        SignerLine(SIGNER_LABEL if i == 0 else "", row, left if i == 0 else left + label_em)
+        for i, row in enumerate(rows)
+    ]
+    if doc_number and doc_number.strip():
+        last = lines[-1]
+        lines[-1] = SignerLine(last.label, last.names, last.x_em, doc_number.strip())
+    return lines
+
+
+def copy_to_text(copy_to: list[str]) -> str:
+    """抄送机关 per GB/T 9704 7.4.2: "抄送：A，B。" (逗号 between, 句号 after the last)."""
+    names = [re.sub(r"[。；;，,、.\s]+$", "", n.strip()) for n in copy_to if n.strip()]
+    return f"抄送：{'，'.join(names)}。" if names else ""
+
+
+def print_date_text(d: _dt.date) -> str:
+    """印发日期 per GB/T 9704 7.4.3: "2024年12月5日印发"."""
+    return f"{chinese_date(d)}印发"

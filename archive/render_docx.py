@@ -31,6 +31,8 @@ from markupsafe import Markup
 from archive import officialdoc as od
 from archive.errors import ArchiveError, NotFoundError
 from archive.officialdoc import Heading, OfficialDocument, Paragraph, Table, TemplateError
+from archive.ooxml import ooxml_insert
+from archive.ooxml import ooxml_out_of_order as ooxml_out_of_order
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = REPO / "templates" / "docx"
@@ -58,6 +60,7 @@ def render_docx(doc: OfficialDocument, out: Path, *, template: Path | None = Non
             f"公文模板 {template} 不是有效的 Word 文档 ({exc}): 请用 Word 另存为 .docx 格式",
             template=template,
         ) from exc
+    _check_marks_supported(doc, template)
     context = docx_context(doc, template)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     try:
@@ -74,6 +77,41 @@ def render_docx(doc: OfficialDocument, out: Path, *, template: Path | None = Non
     out = Path(out)
     write_atomically(out, lambda tmp: tpl.save(str(tmp)))
     return out
+
+
+# What a template needs to set 签发人 and 版记 (templates built before they existed lack it).
+_MARK_NEEDS = {
+    "签发人": (("签发人", "上行文发文字号", "签发人姓名"), "{{p signer_block }}"),
+    "版记": (("抄送机关", "印发机关和印发日期"), "{{p banji }}"),
+}
+
+
+def _check_marks_supported(doc: OfficialDocument, template: Path) -> None:
+    """A template that cannot show the document's 签发人 or 版记 (an older or edited copy
+    without their styles or tags) is an error naming what is missing, never a silent
+    omission."""
+    wanted = [k for k, has in (("签发人", doc.signers), ("版记", doc.has_banji)) if has]
+    if not wanted:
+        return
+    names = {s.name for s in docx.Document(str(template)).styles}
+    tags = "".join(template_tags(template)).replace(" ", "")
+    missing: list[str] = []
+    lacking: list[str] = []
+    for what in wanted:
+        styles, tag = _MARK_NEEDS[what]
+        found = [f"样式“{s}”" for s in styles if s not in names]
+        if tag.replace(" ", "") not in tags:
+            found.append(f"标签 {tag}")
+        if found:
+            lacking.append(what)
+            missing += found
+    if missing:
+        raise TemplateError(
+            f"公文模板 {template} 不能编排{'和'.join(lacking)}: 缺少{'、'.join(missing)}。"
+            f"请运行 python templates/docx/build_templates.py 重建默认模板, "
+            f"或在 Word 中从默认模板 templates/docx/official.docx 复制这些样式和标签",
+            template=template,
+        )
 
 
 def write_atomically(out: Path, write: Callable[[Path], object]) -> None:
@@ -95,159 +133,6 @@ def write_atomically(out: Path, write: Callable[[Path], object]) -> None:
             tmp.unlink(missing_ok=True)
         except OSError:
             pass  # the folder itself is unusable; the error above says so
-
-
-# --- WordprocessingML child order ------------------------------------------------------
-# Word refuses ("unreadable content") property elements out of the schema's sequence, so
-# every element added by hand goes through ooxml_insert.
-
-OOXML_ORDER: dict[str, tuple[str, ...]] = {
-    "pPr": (
-        "pStyle",
-        "keepNext",
-        "keepLines",
-        "pageBreakBefore",
-        "framePr",
-        "widowControl",
-        "numPr",
-        "suppressLineNumbers",
-        "pBdr",
-        "shd",
-        "tabs",
-        "suppressAutoHyphens",
-        "kinsoku",
-        "wordWrap",
-        "overflowPunct",
-        "topLinePunct",
-        "autoSpaceDE",
-        "autoSpaceDN",
-        "bidi",
-        "adjustRightInd",
-        "snapToGrid",
-        "spacing",
-        "ind",
-        "contextualSpacing",
-        "mirrorIndents",
-        "suppressOverlap",
-        "jc",
-        "textDirection",
-        "textAlignment",
-        "textboxTightWrap",
-        "outlineLvl",
-        "divId",
-        "cnfStyle",
-        "rPr",
-        "sectPr",
-        "pPrChange",
-    ),
-    "rPr": (
-        "rStyle",
-        "rFonts",
-        "b",
-        "bCs",
-        "i",
-        "iCs",
-        "caps",
-        "smallCaps",
-        "strike",
-        "dstrike",
-        "outline",
-        "shadow",
-        "emboss",
-        "imprint",
-        "noProof",
-        "snapToGrid",
-        "vanish",
-        "webHidden",
-        "color",
-        "spacing",
-        "w",
-        "kern",
-        "position",
-        "sz",
-        "szCs",
-        "highlight",
-        "u",
-        "effect",
-        "bdr",
-        "shd",
-        "fitText",
-        "vertAlign",
-        "rtl",
-        "cs",
-        "em",
-        "lang",
-        "eastAsianLayout",
-        "specVanish",
-        "oMath",
-    ),
-    "tblPr": (
-        "tblStyle",
-        "tblpPr",
-        "tblOverlap",
-        "bidiVisual",
-        "tblStyleRowBandSize",
-        "tblStyleColBandSize",
-        "tblW",
-        "jc",
-        "tblCellSpacing",
-        "tblInd",
-        "tblBorders",
-        "shd",
-        "tblLayout",
-        "tblCellMar",
-        "tblLook",
-        "tblCaption",
-        "tblDescription",
-    ),
-    "tcPr": (
-        "cnfStyle",
-        "tcW",
-        "gridSpan",
-        "hMerge",
-        "vMerge",
-        "tcBorders",
-        "shd",
-        "noWrap",
-        "tcMar",
-        "textDirection",
-        "tcFitText",
-        "vAlign",
-        "hideMark",
-    ),
-}
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def ooxml_insert(parent: Any, child: Any) -> Any:
-    """Insert ``child`` into a w:pPr/w:rPr/w:tblPr/w:tcPr at its schema position,
-    replacing an existing element of the same name; return ``child``."""
-    order = OOXML_ORDER[_local(parent.tag)]
-    name = _local(child.tag)
-    for old in parent.findall(child.tag):
-        parent.remove(old)
-    later = set(order[order.index(name) + 1 :])
-    for i, existing in enumerate(parent):
-        if _local(existing.tag) in later:
-            parent.insert(i, child)
-            return child
-    parent.append(child)
-    return child
-
-
-def ooxml_out_of_order(root: Any) -> list[str]:
-    """Property elements under ``root`` whose children break the schema order (tests)."""
-    problems: list[str] = []
-    for parent_name, order in OOXML_ORDER.items():
-        for parent in root.iter(qn(f"w:{parent_name}")):
-            names = [_local(c.tag) for c in parent if _local(c.tag) in order]
-            positions = [order.index(n) for n in names]
-            if positions != sorted(positions):
-                problems.append(f"{parent_name}: {' '.join(names)}")
-    return problems
 
 
 # --- context -----------------------------------------------------------------------------
@@ -296,6 +181,12 @@ def docx_context(doc: OfficialDocument, template: Path = DEFAULT_TEMPLATE) -> di
     ``attachments``: ``label`` ("附件" or "附件1"), ``title``, ``blocks``.  A block has
     ``kind`` ("h1".."h4", "p", "table"), ``label``, ``text``, ``run_in``, ``lead`` and
     ``table`` (prebuilt: ``{{p b.table }}``).
+
+    签发人: ``signers`` (list of names) and ``signer_block`` (prebuilt: the signer lines,
+    the last one carrying the 发文字号; ``{{p signer_block }}``).  版记: ``copy_to``
+    ("抄送：A，B。" or ""), ``printed_by``, ``print_date`` ("2024年12月5日印发") and
+    ``banji`` (prebuilt: a table anchored to the bottom of the type area of the page its
+    anchor paragraph lands on, i.e. the last page; ``{{p banji }}``, or "" without 版记).
     """
     tpl = _Scratch(template)
     several = len(doc.attachments) > 1
@@ -310,6 +201,12 @@ def docx_context(doc: OfficialDocument, template: Path = DEFAULT_TEMPLATE) -> di
         "date": od.chinese_date(doc.date),
         "attachment_note": attachment_note(doc) or "",
         "signature": _signature(tpl, doc),
+        "signers": [n.strip() for n in doc.signers],
+        "signer_block": _signer_block(tpl, doc),
+        "copy_to": od.copy_to_text(doc.copy_to),
+        "printed_by": (doc.printed_by or "").strip(),
+        "print_date": od.print_date_text(doc.print_date) if doc.printed_by else "",
+        "banji": _banji(tpl, doc),
         "blocks": _blocks(tpl, doc.blocks),
         "attachments": [
             {
@@ -372,6 +269,113 @@ def _signature(tpl: _Scratch, doc: OfficialDocument) -> Markup:
     _indent_chars(p, "right", issuer_right)
     p = sd.add_paragraph(date_text, style="成文日期")
     _indent_chars(p, "right", date_right)
+    return sd.take()
+
+
+def _twips(points: float) -> int:
+    return round(points * od.TWIPS_PER_PT)
+
+
+def _tab(paragraph: Any, kind: str, pos: int) -> None:
+    ppr = paragraph._p.get_or_add_pPr()
+    ooxml_insert(
+        ppr, parse_xml(f'<w:tabs {nsdecls("w")}><w:tab w:val="{kind}" w:pos="{pos}"/></w:tabs>')
+    )
+
+
+def _signer_block(tpl: _Scratch, doc: OfficialDocument) -> Markup:
+    """签发人 per GB/T 9704-2012 7.2.4/7.2.5 (layout: :func:`officialdoc.signer_layout`).
+
+    A line without the 发文字号 (style 签发人) is indented to its start; the last line,
+    when there is a 发文字号, is style 上行文发文字号 (居左空一字, the red rule under it)
+    with a tab to where the signer text starts.  Names are character style 签发人姓名."""
+    sd = tpl
+    pitch = od.char_pitch_pt()
+    for line in od.signer_layout(doc.signers, doc.doc_number):
+        x = _twips(line.x_em * pitch)
+        if line.doc_number:
+            p = sd.add_paragraph(line.doc_number, style="上行文发文字号")
+            _tab(p, "left", x)
+            p.add_run("\t")
+        else:
+            p = sd.add_paragraph("", style="签发人")
+            ppr = p._p.get_or_add_pPr()
+            ind = ooxml_insert(ppr, etree.Element(qn("w:ind")))
+            ind.set(qn("w:left"), str(x))
+        if line.label:
+            p.add_run(line.label)
+        p.add_run(line.names_text, style="签发人姓名")
+    return sd.take()
+
+
+_BANJI_BORDERS = (
+    '<w:top w:val="single" w:sz="{thick}" w:space="0" w:color="000000"/>'
+    '<w:left w:val="nil"/><w:bottom w:val="single" w:sz="{thick}" w:space="0" w:color="000000"/>'
+    '<w:right w:val="nil"/>'
+    '<w:insideH w:val="single" w:sz="{thin}" w:space="0" w:color="000000"/>'
+    '<w:insideV w:val="nil"/>'
+)
+
+
+def _eighths(mm: float) -> int:
+    """A border width in eighths of a point (w:sz)."""
+    return round(od.mm_to_pt(mm) * 8)
+
+
+def _banji(tpl: _Scratch, doc: OfficialDocument) -> Markup:
+    """版记 per GB/T 9704-2012 7.4: 抄送机关 and 印发机关和印发日期 in a table as wide as the
+    type area, rules thick above and below and thin between, floating at the bottom of the
+    type area (w:tblpPr: vertical anchor the margin, bottom), so that it lands at the foot
+    of the page of its anchor paragraph, the document's last."""
+    if not doc.has_banji:
+        return Markup("")
+    sd = tpl
+    rows: list[tuple[str, str]] = []
+    if doc.copy_to:
+        rows.append(("抄送机关", od.copy_to_text(doc.copy_to)))
+    if doc.printed_by is not None:
+        rows.append(
+            (
+                "印发机关和印发日期",
+                f"{doc.printed_by.strip()}\t{od.print_date_text(doc.print_date)}",
+            )
+        )
+    total = od.mm_to_twips(od.TYPE_AREA_WIDTH_MM)
+    t = sd.add_table(rows=len(rows), cols=1)
+    tbl_pr = t._tbl.tblPr
+    # Anchored to the page horizontally: LibreOffice imports a floating table as wide as
+    # the text area as an inline one, but keeps it floating when placed on the page.
+    ooxml_insert(
+        tbl_pr,
+        parse_xml(
+            f'<w:tblpPr {nsdecls("w")} w:leftFromText="0" w:rightFromText="0"'
+            f' w:topFromText="0" w:bottomFromText="0" w:vertAnchor="margin"'
+            f' w:horzAnchor="page" w:tblpX="{od.mm_to_twips(od.MARGIN_LEFT_MM)}"'
+            f' w:tblpYSpec="bottom"/>'
+        ),
+    )
+    for el in tbl_pr.findall(qn("w:tblW")):
+        tbl_pr.remove(el)
+    ooxml_insert(tbl_pr, parse_xml(f'<w:tblW {nsdecls("w")} w:w="{total}" w:type="dxa"/>'))
+    borders = _BANJI_BORDERS.format(
+        thick=_eighths(od.BANJI_THICK_MM), thin=_eighths(od.BANJI_THIN_MM)
+    )
+    ooxml_insert(tbl_pr, parse_xml(f"<w:tblBorders {nsdecls('w')}>{borders}</w:tblBorders>"))
+    ooxml_insert(tbl_pr, parse_xml(f'<w:tblLayout {nsdecls("w")} w:type="fixed"/>'))
+    margins = "".join(f'<w:{s} w:w="0" w:type="dxa"/>' for s in ("top", "left", "bottom", "right"))
+    ooxml_insert(tbl_pr, parse_xml(f"<w:tblCellMar {nsdecls('w')}>{margins}</w:tblCellMar>"))
+    for col in t._tbl.tblGrid.findall(qn("w:gridCol")):
+        col.set(qn("w:w"), str(total))
+    one_char = _twips(od.BANJI_PT)
+    for row, (style, text) in zip(t.rows, rows, strict=True):
+        row._tr.get_or_add_trPr().append(parse_xml(f"<w:cantSplit {nsdecls('w')}/>"))
+        cell = row.cells[0]
+        cell.width = Pt(total / od.TWIPS_PER_PT)
+        para = cell.paragraphs[0]
+        para.style = sd.styles[style]
+        para.text = text
+        if "\t" in text:  # 印发日期 右空一字
+            _tab(para, "right", total - one_char)
     return sd.take()
 
 

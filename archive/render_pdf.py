@@ -203,7 +203,14 @@ def html_context(doc: OfficialDocument) -> dict[str, Any]:
     ``render_docx.docx_context``) plus ``geometry`` (page and type sizes in pt/mm),
     ``font_faces`` (CSS) and ``signature`` ({issuer, date, issuer_right, date_right}
     with the right indents in pt).  Tables are ``{caption, columns, rows, widths}``
-    with widths in percent."""
+    with widths in percent.
+
+    签发人: ``signer_lines``, each ``{label, names, x, doc_number}`` with ``x`` (pt from the
+    left margin) where the line's label or names start (see
+    :func:`officialdoc.signer_layout`).  版记: ``copy_to`` ("抄送：A，B。" or ""),
+    ``printed_by``, ``print_date`` ("2024年12月5日印发") and ``banji`` (whether there is
+    one); the template sets it as a footnote without a call, which weasyprint places at
+    the foot of the page where it falls, the last one."""
     date_text = od.chinese_date(doc.date)
     issuer_em, date_em = od.signature_indents_em(doc.issuer.strip(), date_text)
     pitch = od.char_pitch_pt()
@@ -221,6 +228,19 @@ def html_context(doc: OfficialDocument) -> dict[str, Any]:
             "issuer_right": round(issuer_em * pitch, 2),
             "date_right": round(date_em * pitch, 2),
         },
+        "signer_lines": [
+            {
+                "label": line.label,
+                "names": line.names_text,
+                "x": round(line.x_em * pitch, 2),
+                "doc_number": line.doc_number,
+            }
+            for line in od.signer_layout(doc.signers, doc.doc_number)
+        ],
+        "banji": doc.has_banji,
+        "copy_to": od.copy_to_text(doc.copy_to),
+        "printed_by": (doc.printed_by or "").strip(),
+        "print_date": od.print_date_text(doc.print_date) if doc.printed_by else "",
         "blocks": _blocks(doc.blocks),
         "attachments": [
             {
@@ -243,6 +263,9 @@ def html_context(doc: OfficialDocument) -> dict[str, Any]:
             "page_number_pt": od.PAGE_NUMBER_PT,
             "page_number_gap_mm": od.PAGE_NUMBER_GAP_MM,
             "table_pt": od.TABLE_PT,
+            "banji_pt": od.BANJI_PT,
+            "banji_thick_mm": od.BANJI_THICK_MM,
+            "banji_thin_mm": od.BANJI_THIN_MM,
         },
         "font_faces": font_face_css(cjk_fonts()),
     }

@@ -18,6 +18,7 @@ from archive.reports import (
     parse_month,
     write_report,
 )
+from archive.reports.narrative import split_names
 from cli.common import CRITERIA_OPTION, METRICS_OPTION, archive_option, emit_json, open_archive
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,6 +44,12 @@ def _options(func: F) -> F:
                 "--doc-number",
                 default=None,
                 help="发文字号: 序号 (用报告素材.yaml 的 doc_prefix) 或完整文号",
+            ),
+            click.option(
+                "--signer",
+                "signers",
+                multiple=True,
+                help="签发人 (上行文; 可多次给出, 或用、分隔; 默认: 报告素材.yaml 的 signers)",
             ),
             click.option(
                 "--out",
@@ -99,6 +106,7 @@ def _generate(kind: str, opts: dict[str, Any], **build: Any) -> None:
         as_of=as_of,
         date=doc_date,
         doc_number=opts["doc_number"],
+        signers=[name for value in opts["signers"] for name in split_names(value)],
         narrative=opts["narrative"],
         criteria=opts["criteria"],
         metrics=opts["metrics"],

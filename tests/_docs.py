@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
+import docx
 import pytest
 from docx.oxml.ns import qn
 from lxml import etree
 
 FONTS_CONF = Path(__file__).resolve().parents[1] / "templates" / "docx" / "fonts.conf"
+A4_PT = (595.28, 841.89)
+CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
 GB_FONTS = {"仿宋_GB2312", "楷体_GB2312", "黑体", "宋体", "方正小标宋简体"}
 
 
@@ -94,3 +99,37 @@ def embedded_fonts(pdf: Path) -> list[tuple[str, bool]]:
     header = out[0]
     emb_col = header.index("emb")
     return [(line.split()[0], line[emb_col : emb_col + 3].strip() == "yes") for line in out[2:]]
+
+
+def pdf_words(pdf: Path) -> list[list[tuple[float, float, float, float, str]]]:
+    """Words per page with their boxes (pt), from pdftotext -bbox."""
+    html = run(tool("pdftotext"), "-bbox", str(pdf), "-")
+    pages = []
+    for page in re.findall(r"<page .*?</page>", html, flags=re.S):
+        words = re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>',
+            page,
+        )
+        pages.append([(float(a), float(b), float(c), float(d), w) for a, b, c, d, w in words])
+    return pages
+
+
+def paragraph_texts(d: docx.document.Document) -> list[tuple[str, str]]:
+    """(style name, text) of every paragraph of a python-docx document."""
+    return [(p.style.name if p.style is not None else "", p.text) for p in d.paragraphs]
+
+
+def edited_template(out: Path, member: str, old: str, new: str) -> Path:
+    """The shipped Word template with ``old`` replaced once in one of its parts, as a clerk's
+    edit (or an older copy) might leave it."""
+    from archive.render_docx import DEFAULT_TEMPLATE
+
+    with zipfile.ZipFile(DEFAULT_TEMPLATE) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == member:
+                text = data.decode("utf-8")
+                assert old in text, f"{old!r} not in {member}"
+                data = text.replace(old, new, 1).encode("utf-8")
+            dst.writestr(info, data)
+    return out

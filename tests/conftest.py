@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+from archive.officialdoc import OfficialDocument
+from samples.example_report import build_example_report
+
 ROOT = Path(__file__).resolve().parents[1]
 DANGAN = Path(sys.executable).with_name("dangan")
 
@@ -69,3 +72,15 @@ def archive_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def dangan() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_dangan
+
+
+# The example 整改情况报告, for the rendering tests (test_render*.py)
+@pytest.fixture(scope="module")
+def example() -> OfficialDocument:
+    """The example 整改情况报告 (samples.example_report), built once per test module."""
+    return build_example_report()
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("render")

@@ -14,10 +14,23 @@ import re
 import shutil
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import docx
 import pytest
-from _docs import GB_FONTS, east_asian_font, embedded_fonts, run, soffice_pdf, tool
+from _docs import (
+    A4_PT,
+    CJK,
+    GB_FONTS,
+    east_asian_font,
+    edited_template,
+    embedded_fonts,
+    paragraph_texts,
+    pdf_words,
+    run,
+    soffice_pdf,
+    tool,
+)
 from docx.oxml.ns import qn
 from docx.shared import Mm
 from hypothesis import given
@@ -40,24 +53,12 @@ from archive.officialdoc import (
 )
 from archive.render_docx import DEFAULT_TEMPLATE, ooxml_out_of_order, render_docx
 from archive.render_pdf import HTML_DIR, render_pdf
-from samples.example_report import FINDINGS, build_example_report
+from samples.example_report import FINDINGS
 
 REPO = Path(__file__).resolve().parents[1]
-A4_PT = (595.28, 841.89)
-CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
 
 
 # --- fixtures: the example report rendered once per module ----------------------------
-
-
-@pytest.fixture(scope="module")
-def example() -> OfficialDocument:
-    return build_example_report()
-
-
-@pytest.fixture(scope="module")
-def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("render")
 
 
 @pytest.fixture(scope="module")
@@ -221,13 +222,9 @@ def test_docx_page_setup_is_gbt9704(report_docx: Path) -> None:
     assert (spacing.get(qn("w:line")), spacing.get(qn("w:lineRule"))) == ("579", "exact")
 
 
-def _paragraph_texts(d: docx.document.Document) -> list[tuple[str, str]]:
-    return [(p.style.name if p.style is not None else "", p.text) for p in d.paragraphs]
-
-
 def test_docx_reads_back_with_headings_tables_and_figures(report_docx: Path) -> None:
     d = docx.Document(str(report_docx))
-    paras = _paragraph_texts(d)
+    paras = paragraph_texts(d)
     texts = [t for _, t in paras]
     styled = {(s, t) for s, t in paras}
     assert ("发文字号", "潼烟专〔2010〕6号") in styled
@@ -376,19 +373,6 @@ def test_text_is_escaped_not_interpreted(tmp_path: Path) -> None:
 # --- broken templates ---------------------------------------------------------------------
 
 
-def _break_template(tmp_path: Path, old: str, new: str) -> Path:
-    broken = tmp_path / "clerk-edited.docx"
-    with zipfile.ZipFile(DEFAULT_TEMPLATE) as src, zipfile.ZipFile(broken, "w") as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "word/document.xml":
-                text = data.decode("utf-8")
-                assert old in text
-                data = text.replace(old, new, 1).encode("utf-8")
-            dst.writestr(info, data)
-    return broken
-
-
 @pytest.mark.parametrize(
     ("old", "new", "tag", "why"),
     [
@@ -413,7 +397,7 @@ def _break_template(tmp_path: Path, old: str, new: str) -> Path:
 def test_broken_tag_names_template_and_tag(
     tmp_path: Path, example: OfficialDocument, old: str, new: str, tag: str, why: str
 ) -> None:
-    broken = _break_template(tmp_path, old, new)
+    broken = edited_template(tmp_path / "clerk-edited.docx", "word/document.xml", old, new)
     with pytest.raises(TemplateError) as info:
         render_docx(example, tmp_path / "out.docx", template=broken)
     err = info.value
@@ -423,7 +407,9 @@ def test_broken_tag_names_template_and_tag(
 
 
 def test_missing_end_tag_is_named(tmp_path: Path, example: OfficialDocument) -> None:
-    broken = _break_template(tmp_path, "{%p endfor %}", "")
+    broken = edited_template(
+        tmp_path / "clerk-edited.docx", "word/document.xml", "{%p endfor %}", ""
+    )
     with pytest.raises(TemplateError) as info:
         render_docx(example, tmp_path / "out.docx", template=broken)
     assert str(broken) in info.value.message
@@ -472,19 +458,6 @@ def _fonts(pdf: Path) -> list[tuple[str, str]]:
     ]
 
 
-def _words(pdf: Path) -> list[list[tuple[float, float, float, float, str]]]:
-    """Words per page with their boxes (pt), from pdftotext -bbox."""
-    html = run(tool("pdftotext"), "-bbox", str(pdf), "-")
-    pages = []
-    for page in re.findall(r"<page .*?</page>", html, flags=re.S):
-        words = re.findall(
-            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>',
-            page,
-        )
-        pages.append([(float(a), float(b), float(c), float(d), w) for a, b, c, d, w in words])
-    return pages
-
-
 @pytest.fixture(params=["weasyprint", "libreoffice"])
 def any_pdf(request: pytest.FixtureRequest) -> Path:
     return request.getfixturevalue("report_pdf" if request.param == "weasyprint" else "lo_pdf")
@@ -507,7 +480,7 @@ def test_pdf_is_a4_with_gbt9704_margins(any_pdf: Path) -> None:
     assert (w, h) == pytest.approx(A4_PT, abs=1)
     left, top = od.mm_to_pt(28), od.mm_to_pt(37)
     right, bottom = w - od.mm_to_pt(26), h - od.mm_to_pt(35)
-    pages = _words(any_pdf)
+    pages = pdf_words(any_pdf)
     assert len(pages) >= 3
     for words in pages:
         body = [wd for wd in words if wd[1] < bottom]  # the page number lives below
@@ -528,7 +501,7 @@ def test_pdf_is_a4_with_gbt9704_margins(any_pdf: Path) -> None:
 
 
 def test_pdf_page_numbers_alternate_sides(any_pdf: Path) -> None:
-    pages = _words(any_pdf)
+    pages = pdf_words(any_pdf)
     info = run(tool("pdfinfo"), str(any_pdf))
     width = float(re.search(r"Page size:\s+([\d.]+)", info).group(1))  # type: ignore[union-attr]
     below = od.mm_to_pt(297 - 35)
@@ -569,23 +542,44 @@ def test_page_one_shows_chinese_to_ocr(any_pdf: Path, tmp_path: Path) -> None:
     assert len(hits) >= 3, flat[:200]
 
 
+def _baselines(pdf: Path) -> list[list[tuple[float, float]]]:
+    """Per page, where each piece of text is shown: (x, baseline y from the top), in pt."""
+    from pypdf import PdfReader
+
+    def shown_on(page: Any) -> list[tuple[float, float]]:
+        height = float(page.mediabox.height)
+        shown: list[tuple[float, float]] = []
+
+        def visit(text: str, cm: list[float], tm: list[float], *_: object) -> None:
+            if text.strip():
+                x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+                y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+                shown.append((x, height - y))
+
+        page.extract_text(visitor_text=visit)
+        return shown
+
+    return [shown_on(page) for page in PdfReader(str(pdf)).pages]
+
+
 def test_pdf_keeps_the_grid_of_22_lines_by_28_characters(any_pdf: Path) -> None:
     left = od.mm_to_pt(od.MARGIN_LEFT_MM)
     bottom = A4_PT[1] - od.mm_to_pt(od.MARGIN_BOTTOM_MM)
-    pages = _words(any_pdf)
-    # Lines per page: a page of running text holds exactly 22 lines, 28.95 pt apart.
+    pages = pdf_words(any_pdf)
+    # Lines per page: a page of running text holds exactly 22 lines, 28.95 pt apart. The
+    # grid is the baselines' (from the content stream): word boxes depend on each font's
+    # ascent, and 楷体 headings (AR PL UKai) have another one than 仿宋 (Noto Serif).
     pitch = od.line_pitch_pt()
     indent = left + 2 * od.char_pitch_pt()
     counts = []
-    for words in pages:
+    for shown in _baselines(any_pdf):
         # Lines of running text start at the margin or at the 2-character indent; the
         # title, masthead and table cells (which keep their own pitch) do not.
+        starts: dict[float, float] = {}
+        for x, y in shown:
+            starts[round(y, 1)] = min(x, starts.get(round(y, 1), x))
         tops = sorted(
-            {
-                round(wd[1], 1)
-                for wd in words
-                if wd[1] < bottom and min(abs(wd[0] - left), abs(wd[0] - indent)) < 1.5
-            }
+            y for y, x in starts.items() if y < bottom and min(abs(x - left), abs(x - indent)) < 1.5
         )
         counts.append(len(tops))
         for a, b in itertools.pairwise(tops):

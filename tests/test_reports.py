@@ -260,7 +260,8 @@ def test_rectification_cites_records_filed_after_the_inspection(
     paras = _paragraphs(path)
     styled = set(paras)
     assert ("发文机关标志", "潼关县烟草专卖局文件") in styled
-    assert ("发文字号", "潼烟专〔2025〕7号") in styled
+    # the sample narrative signs the rectification report: 签发人 on the doc number's line
+    assert ("上行文发文字号", "潼烟专〔2025〕7号\t签发人：王建国") in styled
     assert ("主送机关", "渭南市烟草专卖局：") in styled
     assert ("结束语", "特此报告。") in styled and ("成文日期", "2025年1月6日") in styled
     texts = [t for _, t in paras]
@@ -279,7 +280,7 @@ def test_rectification_cites_records_filed_after_the_inspection(
     assert result.startswith("整改结果：1.已整改，检查后归档证明材料《2024年企业文化建设工作计划》")
     # Records cited are exactly those filed after the inspection; back-dated ones are not.
     d = docx.Document(str(path))
-    checklist = d.tables[-1]
+    (checklist,) = [t for t in d.tables if t.rows[0].cells[0].text == "问题"]
     cited = {
         line.split("（")[0]
         for r in checklist.rows[1:]
@@ -394,6 +395,10 @@ def test_docx_is_gbt9704_and_opens_in_libreoffice(
     pdf = soffice_pdf(path, tmp_path)
     text = re.sub(r"\s+", "", run(tool("pdftotext"), str(pdf), "-"))
     assert "潼关县烟草专卖局" in text and all_reports[kind]["date"] == "2025-01-06"
+    if kind == "rectification":  # the sample narrative gives it a 版记: on the last page
+        _assert_banji_on_last_page(pdf)
+    else:
+        assert "印发" not in text and "抄送" not in text
 
 
 @pytest.mark.parametrize("kind", ["summary", "rectification", "selfcheck"])
@@ -411,6 +416,106 @@ def test_pdf_embeds_fonts_and_page_one_shows_chinese(
     flat = re.sub(r"\s+", "", seen)
     words = ("烟草专卖局", "报告", "总结", "自查", "整改", "渭南市", "创建")
     assert sum(w in flat for w in words) >= 3, flat[:200]
+
+
+# ------------------------------------------------------------------------ 签发人 and 版记
+
+A4_HEIGHT = 841.89
+BOTTOM = A4_HEIGHT - 35 / 25.4 * 72  # the type area's bottom edge (pt)
+PITCH = 28.95
+
+
+def _page_lines(pdf: Path) -> list[list[tuple[float, str]]]:
+    """(y top, text without spaces) of each line per page, from pdftotext -bbox."""
+    html = run(tool("pdftotext"), "-bbox", str(pdf), "-")
+    pages = []
+    for page in re.findall(r"<page .*?</page>", html, flags=re.S):
+        lines: dict[float, list[tuple[float, str]]] = defaultdict(list)
+        for x, y, w in re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)"[^>]*>(.*?)</word>', page):
+            top = next((t for t in lines if abs(t - float(y)) < PITCH / 4), float(y))
+            lines[top].append((float(x), w))
+        pages.append(sorted((top, "".join(w for _, w in sorted(ws))) for top, ws in lines.items()))
+    return pages
+
+
+def _assert_banji_on_last_page(pdf: Path) -> None:
+    """抄送 and 印发 on the last page only, its last lines above the page number."""
+    pages = _page_lines(pdf)
+    for lines in pages[:-1]:
+        assert not any("抄送：" in t or t.endswith("印发") for _, t in lines)
+    last = [(y, t) for y, t in pages[-1] if y < BOTTOM]
+    assert last[-1][1] == "潼关县烟草专卖局综合办公室2025年1月6日印发"
+    assert BOTTOM - PITCH - 4 < last[-1][0] < BOTTOM
+    assert last[-2][1] == "抄送：陕西省烟草专卖局专卖管理处，潼关县人民政府。"
+    assert last[-1][0] - last[-2][0] == pytest.approx(PITCH, abs=4)
+
+
+def test_rectification_is_signed_and_carries_a_banji(rectification: dict[str, Any]) -> None:
+    """The sample narrative's rectification section: 签发人 王建国, 抄送, 印发机关; the
+    印发日期 is the document date."""
+    assert rectification["signers"] == ["王建国"]
+    assert rectification["printed_by"] == "潼关县烟草专卖局综合办公室"
+    path = _file(rectification, ".docx")
+    paras = _paragraphs(path)
+    assert ("上行文发文字号", "潼烟专〔2025〕7号\t签发人：王建国") in paras
+    assert paras[0] == ("发文机关标志", "潼关县烟草专卖局文件")
+    d = docx.Document(str(path))
+    body = list(d.element.body.iterchildren())
+    banji = d.tables[-1]
+    assert body.index(banji._tbl) > body.index(d.tables[-2]._tbl)  # after the attachment
+    assert [c.text for r in banji.rows for c in r.cells] == [
+        "抄送：陕西省烟草专卖局专卖管理处，潼关县人民政府。",
+        "潼关县烟草专卖局综合办公室\t2025年1月6日印发",
+    ]
+    pdf = _file(rectification, ".pdf")
+    _assert_banji_on_last_page(pdf)
+    (first, *_) = _page_lines(pdf)
+    assert any(t == "潼烟专〔2025〕7号签发人：王建国" for _, t in first)  # one line
+
+
+def test_signer_option_replaces_the_narratives(
+    year_archive: dict[str, Any], tmp_path: Path
+) -> None:
+    result = run_dangan(
+        "report", "summary", "--archive", year_archive["archive"], "--year", str(YEAR),
+        "--as-of", AS_OF, "--date", DOC_DATE, "--out", tmp_path, "--no-pdf", "--json",
+        "--signer", "李红梅、赵志强", "--signer", "王建国",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["signers"] == ["李红梅", "赵志强", "王建国"]
+    assert data["copy_to"] == [] and data["printed_by"] is None  # the sample gives none
+    paras = _paragraphs(_file(data, ".docx"))
+    # a summary without a doc number: the signers stand alone above the title
+    assert paras[:2] == [("签发人", "签发人：李红梅　赵志强"), ("签发人", "王建国")]
+
+
+def test_narrative_signers_and_banji_shared_or_per_report() -> None:
+    story = parse_narrative(
+        {
+            "signers": "王建国、李红梅",
+            "copy_to": ["渭南市烟草专卖局专卖科", "潼关县人民政府"],
+            "printed_by": "潼关县烟草专卖局综合办公室",
+            "rectification": {
+                "signers": ["赵志强"],
+                "copy_to": "陕西省烟草专卖局，渭南市烟草专卖局",
+            },
+            "selfcheck": {"signers": [], "printed_by": "潼关县烟草专卖局专卖股"},
+        }
+    )
+    assert story.signers("summary") == ["王建国", "李红梅"]
+    assert story.signers("rectification") == ["赵志强"]
+    assert story.signers("selfcheck") == []  # switched off for the self-check
+    assert story.copy_to("rectification") == ["陕西省烟草专卖局", "渭南市烟草专卖局"]
+    assert story.copy_to("selfcheck") == ["渭南市烟草专卖局专卖科", "潼关县人民政府"]
+    assert story.printed_by("summary") == "潼关县烟草专卖局综合办公室"
+    assert story.printed_by("selfcheck") == "潼关县烟草专卖局专卖股"
+    from archive.errors import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        parse_narrative({"signers": ["王建国", ""], "copy_to": 7, "summary": {"printed_by": ["x"]}})
+    fields = {p.field for p in info.value.problems}
+    assert fields == {"signers[2]", "copy_to", "summary.printed_by"}
 
 
 # ------------------------------------------------------------------------ errors

@@ -65,6 +65,7 @@ class ReportContext:
     as_of: dt.date  # the audit's "today"
     date: dt.date  # 成文日期
     doc_number: str | None = None
+    signers: list[str] | None = None  # --signer: replaces the narrative's 签发人
     _scores: dict[tuple[int, dt.date], ScoreReport] = field(default_factory=dict, repr=False)
     _refs: dict[str, RecordRef] | None = field(default=None, repr=False)
 
@@ -87,6 +88,16 @@ class ReportContext:
                 fixity=False,
             )
         return self._scores[key]
+
+    def marks(self, kind: str) -> dict[str, Any]:
+        """签发人 and 版记 of report ``kind``, as OfficialDocument fields: the signers given
+        on the command line, else the narrative's (the report's section, else shared)."""
+        story = self.narrative
+        return {
+            "signers": list(self.signers) if self.signers else story.signers(kind),
+            "copy_to": story.copy_to(kind),
+            "printed_by": story.printed_by(kind),
+        }
 
     def ref(self, path: str) -> RecordRef:
         """Title and filing date of a cited record (``records/…``)."""
@@ -130,6 +141,9 @@ class Report:
             "title": self.document.title.replace("\n", ""),
             "date": self.document.date.isoformat(),
             "doc_number": self.document.doc_number,
+            "signers": self.document.signers,
+            "copy_to": self.document.copy_to,
+            "printed_by": self.document.printed_by,
             "figures": {k: f.as_dict() for k, f in self.figures.items()},
             "notes": self.notes,
             **self.data,
@@ -205,18 +219,23 @@ def open_context(
     as_of: dt.date,
     date: dt.date | None = None,
     doc_number: str | None = None,
+    signers: list[str] | None = None,
     narrative: Path | None = None,
     criteria: Path | None = None,
     metrics: Path | None = None,
     findings: Path | None = None,
 ) -> Iterator[ReportContext]:
-    """Open the catalog and read the bureau's files (standard, metrics, findings, narrative)."""
+    """Open the catalog and read the bureau's files (standard, metrics, findings, narrative).
+
+    ``signers`` (签发人, e.g. from ``--signer``) replace the narrative's when given."""
     inputs = load_inputs(archive, criteria=criteria, metrics=metrics, findings=findings)
     story = narrative_of(archive.root, narrative)
     day = date or as_of
     number = resolve_doc_number(doc_number, story.doc_prefix, day.year)
     with Catalog(archive.catalog_path) as catalog:
-        yield ReportContext(archive, catalog, inputs, story, year, as_of, day, number)
+        yield ReportContext(
+            archive, catalog, inputs, story, year, as_of, day, number, signers=signers or None
+        )
 
 
 def build_report(kind: str, ctx: ReportContext, **options: Any) -> Report:

@@ -27,6 +27,14 @@ Shape (a full example with comments: ``samples/narrative.yaml``)::
     selfcheck:                              # 每月自查报告
       intro: ...
       plans: [...]
+    signers: [王建国]                       # 签发人 (上行文), shared by every report …
+    copy_to: [渭南市烟草专卖局专卖科]        # 抄送机关 (版记)
+    printed_by: 潼关县烟草专卖局办公室       # 印发机关 (版记; 印发日期 = 成文日期)
+
+``signers``, ``copy_to`` and ``printed_by`` may also be written inside a report's section
+(``rectification: {signers: 王建国}``); there they replace the shared value for that
+report only (``signers: []`` switches the shared signers off).  A list of names may be
+written on one line, separated by 、 or ，.
 
 A section is a list; each entry is a paragraph (a string), a run-in heading
 ``{title: 健全组织机构。, text: 成立……}`` or a paragraph with a bold lead
@@ -40,21 +48,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.criteria import key_line, line_of, load_yaml_lines
 from archive.errors import Problem, ValidationError
 from archive.findings import AREA_ALIASES
 from archive.officialdoc import Block, Heading, Paragraph
+from archive.yaml_lines import key_line, line_of, load_yaml_lines
 
 NARRATIVE_FILE = "报告素材.yaml"
 SAMPLE_NARRATIVE = Path(__file__).resolve().parents[2] / "samples" / "narrative.yaml"
 
 _TOP = {"bureau", "upper_bureau", "doc_prefix", "leading_group", "owners"}
 _TOP |= {"summary", "rectification", "selfcheck"}
+# 签发人 and 版记: shared at the top, or per report inside its section.
+_MARKS = {"signers": "names", "copy_to": "names", "printed_by": "text"}
+_TOP |= set(_MARKS)
 _SECTIONS = {
     "summary": {"title": "text", "intro": "text", "progress": "list", "shortcomings": "list"}
-    | {"measures": "list", "plans": "list"},
-    "rectification": {"title": "text", "intro": "text", "measures": "areas", "next": "list"},
-    "selfcheck": {"title": "text", "intro": "text", "plans": "list"},
+    | {"measures": "list", "plans": "list"}
+    | _MARKS,
+    "rectification": {"title": "text", "intro": "text", "measures": "areas", "next": "list"}
+    | _MARKS,
+    "selfcheck": {"title": "text", "intro": "text", "plans": "list"} | _MARKS,
 }
 
 
@@ -85,6 +98,8 @@ class Narrative:
     texts: dict[str, str] = field(default_factory=dict)  # "summary.title" → text
     lists: dict[str, list[Entry]] = field(default_factory=dict)  # "summary.plans" → entries
     area_texts: dict[str, dict[str, str]] = field(default_factory=dict)  # section → area → text
+    # 签发人 and 抄送机关: "signers" (shared), "summary.copy_to" (one report) → names
+    names: dict[str, list[str]] = field(default_factory=dict)
 
     def text(self, key: str) -> str | None:
         return self.texts.get(key)
@@ -102,6 +117,18 @@ class Narrative:
 
     def owner(self, area: str) -> str | None:
         return self.owners.get(area) or self.owners.get(canonical_area(area))
+
+    def signers(self, kind: str) -> list[str]:
+        """签发人 of report ``kind``: its section's, else the shared ones."""
+        return list(self.names.get(f"{kind}.signers", self.names.get("signers", [])))
+
+    def copy_to(self, kind: str) -> list[str]:
+        """抄送机关 of report ``kind``: its section's, else the shared ones."""
+        return list(self.names.get(f"{kind}.copy_to", self.names.get("copy_to", [])))
+
+    def printed_by(self, kind: str) -> str | None:
+        """印发机关 of report ``kind``: its section's, else the shared one."""
+        return self.texts.get(f"{kind}.printed_by") or self.texts.get("printed_by")
 
     @property
     def addressee(self) -> str | None:
@@ -173,6 +200,33 @@ def _entries(raw: Any, where: str, line: int | None, problems: list[Problem]) ->
     return out
 
 
+_NAME_SEPARATORS = re.compile(r"[、，,；;]")
+
+
+def split_names(text: str) -> list[str]:
+    """ "王建国、李红梅" → ["王建国", "李红梅"] (、，,；; separate names)."""
+    return [tidy(n) for n in _NAME_SEPARATORS.split(text) if tidy(n)]
+
+
+def _names(raw: Any, where: str, line: int | None, problems: list[Problem]) -> list[str]:
+    """A list of names (签发人, 抄送机关): a YAML list, or one line separated by 、 or ，."""
+    if isinstance(raw, str):
+        return split_names(raw)
+    if not isinstance(raw, list):
+        problems.append(Problem(line, where, "名称列表, 如 [王建国, 李红梅]", repr(raw)))
+        return []
+    out = []
+    for i, item in enumerate(raw):
+        name = _str(item)
+        if name is None:
+            problems.append(
+                Problem(line_of(raw, i) or line, f"{where}[{i + 1}]", "非空的名称", repr(item))
+            )
+        else:
+            out.append(name)
+    return out
+
+
 def _areas(raw: Any, where: str, line: int | None, problems: list[Problem]) -> dict[str, str]:
     if raw is None:
         return {}
@@ -210,6 +264,19 @@ def parse_narrative(data: Any, path: Path | None = None) -> Narrative:
         if key in data and data[key] is not None and _str(data[key]) is None:
             problems.append(Problem(key_line(data, key), key, "一行文字", repr(data[key])))
         setattr(narrative, key, _str(data.get(key)))
+    for key in ("signers", "copy_to"):
+        if data.get(key) is not None:
+            narrative.names[key] = _names(data[key], key, key_line(data, key), problems)
+    if data.get("printed_by") is not None:
+        value = _str(data["printed_by"])
+        if value is None:
+            problems.append(
+                Problem(
+                    key_line(data, "printed_by"), "printed_by", "一行文字", repr(data["printed_by"])
+                )
+            )
+        else:
+            narrative.texts["printed_by"] = value
     narrative.leading_group = _leading_group(
         data.get("leading_group"), key_line(data, "leading_group"), problems
     )
@@ -238,6 +305,9 @@ def parse_narrative(data: Any, path: Path | None = None) -> Narrative:
                     problems.append(Problem(kline, where, "一段文字", repr(raw[key])))
                 else:
                     narrative.texts[where] = value
+            elif kind == "names":
+                if raw[key] is not None:
+                    narrative.names[where] = _names(raw[key], where, kline, problems)
             elif kind == "list":
                 narrative.lists[where] = _entries(raw[key], where, kline, problems)
             else:

@@ -228,6 +228,7 @@ def build_rectification(ctx: ReportContext, inspection: dt.date | None = None) -
         closing="特此报告。",
         attachments=[Attachment("整改问题清单", [checklist])],
         header_org=f"{ctx.bureau}文件" if ctx.doc_number else None,
+        **ctx.marks("rectification"),
     )
     if story.addressee is None:
         notes.append("报告素材.yaml 中没有 upper_bureau (主送机关); 报告未写主送机关")

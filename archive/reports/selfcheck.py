@@ -241,6 +241,7 @@ def build_selfcheck(ctx: ReportContext, month: int | None = None) -> Report:
         header_org=f"{ctx.bureau}文件" if ctx.doc_number else None,
         addressee=ctx.narrative.addressee,
         attachments=[attachment],
+        **ctx.marks("selfcheck"),
     )
     data: dict[str, Any] = {
         "month": now["month"],

@@ -323,6 +323,7 @@ def build_summary(ctx: ReportContext, month: int | None = None) -> Report:
         header_org=f"{ctx.bureau}文件" if ctx.doc_number else None,
         addressee=story.addressee,
         attachments=[Attachment("主要数字及其依据的档案记录", _appendix(figures, name))],
+        **ctx.marks("summary"),
     )
     if story.addressee is None:
         notes.append("报告素材.yaml 中没有 upper_bureau (主送机关); 报告未写主送机关")

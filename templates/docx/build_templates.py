@@ -15,6 +15,10 @@ What the template holds:
   四级标题 (仿宋), table styles, signature and attachment styles;
 * the font table maps each GB font to one Windows always has (``w:altName``): 方正小标宋简体
   → 宋体, 仿宋_GB2312 → 仿宋, 楷体_GB2312 → 楷体;
+* 签发人 (上行文, GB/T 9704 7.2.5): styles 签发人 and 上行文发文字号 (the 发文字号 居左空一字
+  on the last signer line, red rule under it), names in character style 签发人姓名 (楷体);
+* 版记 (7.4): styles 抄送机关 and 印发机关和印发日期 (4号仿宋) in a table floating at the
+  bottom of the last page's type area, anchored by an empty paragraph (style 版记锚点);
 * footers "— N —" (4号 宋体, PAGE field): odd pages right 空一字, even pages left 空一字;
 * docxtpl tags (``{%p ... %}``, ``{{ ... }}``) over the context built by
   ``archive.render_docx.docx_context``.
@@ -45,7 +49,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from archive import officialdoc as od  # noqa: E402
-from archive.render_docx import ooxml_insert  # noqa: E402
+from archive.ooxml import ooxml_insert  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 OFFICIAL = HERE / "official.docx"
@@ -89,6 +93,12 @@ STYLE_IDS = {
     "正文字符": "GwBodyChar",
     "段首强调": "GwLeadChar",
     "页码": "GwPageNumber",
+    "签发人": "GwSigner",
+    "上行文发文字号": "GwDocNoSigned",
+    "签发人姓名": "GwSignerName",
+    "抄送机关": "GwCopyTo",
+    "印发机关和印发日期": "GwPrinted",
+    "版记锚点": "GwBanjiAnchor",
 }
 
 PITCH = od.line_pitch_twips()  # 579 twips = 28.95 pt
@@ -226,6 +236,7 @@ def _styles(doc: DocxDocument) -> None:
             f' w:color="E60012"/></w:pBdr>'
         ),
     )
+    _signer_styles(doc)
     _pstyle(doc, "主送机关", align=WD_ALIGN_PARAGRAPH.LEFT)
     for name, font, level in (
         ("一级标题", FONT_HEI, 0),
@@ -265,6 +276,56 @@ def _styles(doc: DocxDocument) -> None:
     )
     _cstyle(doc, "正文字符", font=FONT_FANGSONG)
     _cstyle(doc, "段首强调", font=FONT_FANGSONG, bold=True)
+    _banji_styles(doc)
+
+
+def _indent(style: ParagraphStyle, **twips: int) -> None:
+    """Set w:ind attributes (left=, right=, hanging=, firstLine=) in twips on a style."""
+    ppr = style.element.get_or_add_pPr()
+    ind = ppr.find(qn("w:ind"))
+    if ind is None:
+        ind = ooxml_insert(ppr, etree.Element(qn("w:ind")))
+    for side, value in twips.items():
+        ind.set(qn(f"w:{side}"), str(value))
+
+
+def _off_grid(style: BaseStyle) -> None:
+    ooxml_insert(
+        style.element.get_or_add_pPr(), parse_xml(f'<w:snapToGrid {nsdecls("w")} w:val="0"/>')
+    )
+
+
+def _signer_styles(doc: DocxDocument) -> None:
+    """签发人 (GB/T 9704 7.2.5): "签发人：" 3号仿宋 and the names 3号楷体, the block 居右空一字
+    (indents and tab stops are set per document, see render_docx._signer_block); on the
+    last line the 发文字号 居左空一字 with the red rule of 发文字号 under the line."""
+    left = WD_ALIGN_PARAGRAPH.LEFT
+    _pstyle(doc, "签发人", align=left).paragraph_format.keep_with_next = True
+    up = _pstyle(doc, "上行文发文字号", base="发文字号", align=left)
+    # A first-line indent, not a left one: the rule under the paragraph runs from its left
+    # indent, and the red rule is as wide as the type area.
+    _indent(up, firstLine=round(od.BODY_PT * 20))
+    _cstyle(doc, "签发人姓名", font=FONT_KAI)
+
+
+def _banji_styles(doc: DocxDocument) -> None:
+    """版记 (GB/T 9704 7.4): 4号仿宋, untracked, one line each on the page's pitch;
+    抄送 左右各空一字 with continuation lines under the first name (after "抄送："),
+    印发机关 左空一字 (印发日期 右空一字 is a right tab stop set per document)."""
+    one = round(od.BANJI_PT * 20)
+    copy_to = _pstyle(doc, "抄送机关", size=od.BANJI_PT, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    _indent(copy_to, left=4 * one, hanging=3 * one, right=one)
+    printed = _pstyle(doc, "印发机关和印发日期", size=od.BANJI_PT, align=WD_ALIGN_PARAGRAPH.LEFT)
+    _indent(printed, left=one)
+    for style in (copy_to, printed):
+        _off_grid(style)
+        ooxml_insert(
+            style.element.get_or_add_rPr(), parse_xml(f'<w:spacing {nsdecls("w")} w:val="0"/>')
+        )
+    # The paragraph after the 版记's table, which anchors it: as small as Word allows, so
+    # that it never pushes the 版记 to a page of its own.
+    anchor = _pstyle(doc, "版记锚点", size=1, line_pt=1)
+    _off_grid(anchor)
 
 
 def _font_table(doc: DocxDocument) -> None:
@@ -388,7 +449,15 @@ def _body(doc: DocxDocument) -> None:
     _para(doc, "发文机关标志", ("{{ header_org }}", None))
     _para(doc, "公文无缩进", ("", None))
     _tag(doc, "{%p endif %}")
+    # 签发人 (上行文): the signer lines, the last one carrying the 发文字号 (prebuilt, since
+    # the indents depend on the names); 空二行 under the red rule, 空一行 without a number.
+    _tag(doc, "{%p if signers %}")
+    _para(doc, "公文无缩进", ("{{p signer_block }}", None))
     _tag(doc, "{%p if doc_number %}")
+    _para(doc, "公文无缩进", ("", None))
+    _tag(doc, "{%p endif %}")
+    _para(doc, "公文无缩进", ("", None))
+    _tag(doc, "{%p elif doc_number %}")
     _para(doc, "发文字号", ("{{ doc_number }}", None))
     _para(doc, "公文无缩进", ("", None))
     _para(doc, "公文无缩进", ("", None))
@@ -422,6 +491,12 @@ def _body(doc: DocxDocument) -> None:
     _para(doc, "公文无缩进", ("", None))
     _blocks_loop(doc, "att.blocks")
     _tag(doc, "{%p endfor %}")
+    # 版记: a table floating at the bottom of the type area of the page where the
+    # paragraph after it (版记锚点) lands: the last page, after any attachments.
+    _tag(doc, "{%p if banji %}")
+    _para(doc, "公文无缩进", ("{{p banji }}", None))
+    _para(doc, "版记锚点", ("", None))
+    _tag(doc, "{%p endif %}")
 
 
 def build_official(path: Path = OFFICIAL) -> Path:
