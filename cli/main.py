@@ -2,26 +2,54 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
 import click
 
 from archive.errors import ArchiveError
-from cli import (
-    audit_cmds,
-    bundle_cmd,
-    intake_cmds,
-    records_cmds,
-    refile_cmd,
-    report_cmds,
-    search_cmd,
-    service_cmd,
-    status_cmd,
-)
+
+# Each command's module, imported only when that command runs (or --help lists them all):
+# a clerk's `dangan status` or `dangan search` should not wait for pypdf, weasyprint & co.
+COMMAND_MODULES = {
+    "init": "cli.intake_cmds",
+    "ingest": "cli.intake_cmds",
+    "watch": "cli.intake_cmds",
+    "status": "cli.status_cmd",
+    "show": "cli.records_cmds",
+    "verify": "cli.records_cmds",
+    "reindex": "cli.records_cmds",
+    "households": "cli.records_cmds",
+    "quarantine": "cli.records_cmds",
+    "search": "cli.search_cmd",
+    "refile": "cli.refile_cmd",
+    "audit": "cli.audit_cmds",
+    "score": "cli.audit_cmds",
+    "criteria": "cli.audit_cmds",
+    "findings": "cli.audit_cmds",
+    "metrics": "cli.audit_cmds",
+    "report": "cli.report_cmds",
+    "bundle": "cli.bundle_cmd",
+    "service": "cli.service_cmd",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is None:
+            return None
+        commands = importlib.import_module(module).COMMANDS
+        return next((c for c in commands if c.name == cmd_name), None)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--archive",
     "archive_dir",
@@ -34,21 +62,6 @@ from cli import (
 def cli(ctx: click.Context, archive_dir: Path | None) -> None:
     """dangan 档案: 收件、归档(一户一档)、检索、自查、材料生成。"""
     ctx.obj = {"archive_dir": archive_dir}
-
-
-for module in (
-    intake_cmds,
-    records_cmds,
-    search_cmd,
-    audit_cmds,
-    report_cmds,
-    refile_cmd,
-    bundle_cmd,
-    status_cmd,
-    service_cmd,
-):
-    for command in module.COMMANDS:
-        cli.add_command(command)
 
 
 def main() -> None:
