@@ -48,8 +48,8 @@ def _lines(s: Status) -> list[tuple[str, str]]:
         )
         if s.roster:
             rows.append(("名册", f"{s.roster:,} 户, 其中 {s.households_filed:,} 户已有档案"))
-        flagged = {FLAGGED[code]: n for code, n in s.flagged.items()}
-        rows.append(("需核对", _counts(flagged) + " 份" if flagged else "无"))
+        flagged = ", ".join(f"{FLAGGED[code]} {n:,} 份" for code, n in s.flagged.items())
+        rows.append(("需核对", flagged or "无"))
     else:
         rows.append(
             ("档案", "目录库缺失" if s.catalog == "missing" else "目录库版本不符, 需要重建")
