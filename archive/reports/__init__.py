@@ -19,7 +19,6 @@ import contextlib
 import csv
 import datetime as dt
 import io
-from calendar import monthrange
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from archive.config import Archive
 from archive.errors import UsageError
 from archive.figures import Figure
 from archive.officialdoc import OfficialDocument, format_doc_number, parse_doc_number
+from archive.periods import period_end
 from archive.reports.narrative import Narrative, narrative_of
 from archive.score import ScoreReport, score_archive
 
@@ -165,7 +165,7 @@ def chinese_day(day: dt.date) -> str:
 
 
 def month_end(year: int, month: int) -> dt.date:
-    return dt.date(year, month, monthrange(year, month)[1])
+    return period_end(year, "month", month)
 
 
 def parse_month(value: str) -> tuple[int, int]:
