@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Sequence
-from functools import lru_cache
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 #: Chinese characters (CJK unified ideographs incl. extensions, compatibility ideographs, 〇).
@@ -162,11 +161,31 @@ def words(folded: str) -> list[str]:
     return list(_word_stream(folded))
 
 
-@lru_cache(maxsize=4096)
-def query_words(folded: str) -> tuple[str, ...]:
-    """The ranking words of a folded query term (cached: queries repeat)."""
-    found = tuple(dict.fromkeys(_word_stream(folded)))
-    return found if found else ((folded,) if len(folded) >= 2 else ())
+#: Longest word looked for in a query (jieba's words in the index are rarely longer).
+MAX_QUERY_WORD = 8
+
+
+def segment(folded: str, known: Callable[[str], bool]) -> tuple[str, ...]:
+    """The ranking words of a folded query term, cut by the index's own vocabulary.
+
+    Forward longest match: at each position the longest piece (2 to :data:`MAX_QUERY_WORD`
+    characters) that ``known`` says is a word of some indexed document, else one character
+    on. The documents' words came from jieba, so the query is cut the way they were, and the
+    query needs no dictionary: a command-line search does not pay jieba's one-second load.
+    A term with no known word ranks by itself (when it has two characters or more).
+    """
+    found: list[str] = []
+    i, n = 0, len(folded)
+    while i < n:
+        for j in range(min(n, i + MAX_QUERY_WORD), i + 1, -1):
+            if known(folded[i:j]):
+                found.append(folded[i:j])
+                i = j
+                break
+        else:
+            i += 1
+    words = tuple(dict.fromkeys(found))
+    return words if words else ((folded,) if len(folded) >= 2 else ())
 
 
 def warm_up() -> None:

@@ -25,7 +25,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -445,8 +445,8 @@ class SearchIndex:
         parsed = ql.parse(query)
         if parsed.empty:
             return SearchResult([], 0, [], "请输入要查找的内容，例如 户名、许可证号或案号。")
-        tq = _build(self._schema, parsed)
         searcher = self._searcher()
+        tq = _build(self._schema, parsed, lambda word: searcher.doc_freq("words", word) > 0)
         if parsed.has_text:
             found = searcher.search(tq, limit=max(1, limit), count=True)
         else:
@@ -497,7 +497,10 @@ def _chars_query(schema: tantivy.Schema, field_name: str, text: str) -> tantivy.
     return tantivy.Query.phrase_query(schema, field_name, tokens)
 
 
-def _text_query(schema: tantivy.Schema, clause: ql.Text) -> tantivy.Query:
+Known = Callable[[str], bool]  # is this a word of some indexed document?
+
+
+def _text_query(schema: tantivy.Schema, clause: ql.Text, known: Known) -> tantivy.Query:
     must = _chars_query(schema, "chars", clause.text)
     parts: list[tuple[Any, tantivy.Query]] = [(tantivy.Occur.Must, must)]
     parts.append(
@@ -506,7 +509,7 @@ def _text_query(schema: tantivy.Schema, clause: ql.Text) -> tantivy.Query:
             tantivy.Query.boost_query(_chars_query(schema, "head", clause.text), 2.0),
         )
     )
-    for word in analyzer.query_words(clause.text):
+    for word in analyzer.segment(clause.text, known):
         term = tantivy.Query.term_query(schema, "words", word, index_option="freq")
         parts.append((tantivy.Occur.Should, tantivy.Query.boost_query(term, 1.5)))
     return tantivy.Query.boolean_query(parts)
@@ -529,9 +532,9 @@ def _key_query(schema: tantivy.Schema, key: ql.Licence | ql.Case) -> tantivy.Que
     )
 
 
-def _clause_query(schema: tantivy.Schema, clause: ql.Clause) -> tantivy.Query:
+def _clause_query(schema: tantivy.Schema, clause: ql.Clause, known: Known) -> tantivy.Query:
     if isinstance(clause, ql.Text):
-        return _text_query(schema, clause)
+        return _text_query(schema, clause, known)
     if isinstance(clause, ql.Licence | ql.Case):
         return tantivy.Query.const_score_query(_key_query(schema, clause), 10.0)
     if isinstance(clause, ql.Exact):
@@ -542,20 +545,20 @@ def _clause_query(schema: tantivy.Schema, clause: ql.Clause) -> tantivy.Query:
         return tantivy.Query.range_query(
             schema, "date", tantivy.FieldType.Integer, clause.low, clause.high
         )
-    texts = [(tantivy.Occur.Must, _text_query(schema, t)) for t in clause.text]
+    texts = [(tantivy.Occur.Must, _text_query(schema, t, known)) for t in clause.text]
     key = tantivy.Query.const_score_query(_key_query(schema, clause.key), 10.0)
     return tantivy.Query.boolean_query(
         [(tantivy.Occur.Should, key), (tantivy.Occur.Should, tantivy.Query.boolean_query(texts))]
     )
 
 
-def _build(schema: tantivy.Schema, parsed: ql.ParsedQuery) -> tantivy.Query:
+def _build(schema: tantivy.Schema, parsed: ql.ParsedQuery, known: Known) -> tantivy.Query:
     parts: list[tuple[Any, tantivy.Query]] = [
-        (tantivy.Occur.Must, _clause_query(schema, c)) for c in parsed.must
+        (tantivy.Occur.Must, _clause_query(schema, c, known)) for c in parsed.must
     ]
     if not parts:
         parts.append((tantivy.Occur.Must, tantivy.Query.all_query()))
-    parts += [(tantivy.Occur.MustNot, _clause_query(schema, c)) for c in parsed.must_not]
+    parts += [(tantivy.Occur.MustNot, _clause_query(schema, c, known)) for c in parsed.must_not]
     return tantivy.Query.boolean_query(parts)
 
 

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive.errors import ArchiveError, LockedError
-from indexers.analyzer import fold, fold_with_map
+from indexers.analyzer import fold, fold_with_map, segment
 from indexers.query import Case, DateRange, Exact, QueryError, Within, parse
 from indexers.search import IndexDoc, SearchIndex
 
@@ -242,6 +242,24 @@ def test_update_and_delete_by_record_id(tmp_path: Path, docs: list[IndexDoc]) ->
     assert idx.indexed_ids() == {d.record_id for d in docs[1:10]}
     idx.clear()
     assert idx.indexed_ids() == set()
+
+
+def test_whole_word_ranks_first_and_the_query_is_cut_by_the_index_vocabulary(
+    tmp_path: Path, docs: list[IndexDoc]
+) -> None:
+    """Both texts hold 专卖; in one it is a word of its own (jieba cut it so when indexing),
+    in the other part of 专卖局. The query is cut by the index's vocabulary, no dictionary."""
+    idx = SearchIndex(tmp_path / "index")
+    inside = IndexDoc(**{**docs[0].__dict__, "record_id": _rid(900), "text": "潼关县专卖局检查。"})
+    whole = IndexDoc(**{**docs[1].__dict__, "record_id": _rid(901), "text": "本局加强专卖管理。"})
+    idx.add([inside, whole])
+    hits = idx.search("专卖").hits
+    assert [h.record_id for h in hits] == [whole.record_id, inside.record_id]
+    known = {"潼关县", "专卖局", "专卖", "管理"}.__contains__
+    assert segment("潼关县专卖局", known) == ("潼关县", "专卖局")
+    assert segment("加强专卖管理", known) == ("专卖", "管理")
+    assert segment("犇淼", known) == ("犇淼",)  # no known word: the term ranks by itself
+    assert segment("犇", known) == ()
 
 
 def test_changed_schema_version_signals_full_rebuild(tmp_path: Path, docs: list[IndexDoc]) -> None:
