@@ -48,7 +48,7 @@ class Status:
     bureau: str
     standard: str | None  # the imported scoring standard, None when the sample is used
     inbox: Inbox
-    catalog: str  # "ok" | "empty" (nothing filed yet) | "missing" | "stale"
+    catalog: str  # "ok" | "empty" (nothing filed yet) | "missing" | "stale" | "damaged"
     records: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
     roster: int = 0
@@ -123,7 +123,7 @@ def _quarantine(archive: Archive, status: Status) -> None:
             data = json.loads(why.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             data = {}
-        codes[str(data.get("code") or "unknown")] += 1
+        codes[str(data.get("code") or "unreadable_reason")] += 1
         at = str(data.get("at") or "")
         latest = max(latest or at, at)
     status.quarantine = dict(codes.most_common())
@@ -134,6 +134,7 @@ def _catalog(path: Path, status: Status) -> None:
     try:
         db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5.0)
     except sqlite3.Error:
+        status.catalog = "damaged"
         return
     try:
         version = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
@@ -167,7 +168,7 @@ def _catalog(path: Path, status: Status) -> None:
         if last is not None:
             status.last_filed = {"at": last[0], "path": last[1]}
     except sqlite3.Error:
-        status.catalog = "stale"
+        status.catalog = "damaged"  # not a database, or torn: rebuilt from records/ alike
     finally:
         db.close()
 
@@ -175,8 +176,10 @@ def _catalog(path: Path, status: Status) -> None:
 def next_steps(s: Status) -> list[str]:
     """What the clerk should do next, most urgent first, each with the command that does it."""
     steps: list[str] = []
-    if s.catalog in ("missing", "stale"):
-        steps.append("目录库缺失或版本不符: 运行 dangan reindex 从 records/ 重建")
+    if s.catalog in ("missing", "stale", "damaged"):
+        steps.append(
+            "目录库缺失、损坏或版本不符: 运行 dangan reindex 从 records/ 重建 (档案本身不受影响)"
+        )
     if s.interrupted:
         steps.append(
             f"{s.interrupted} 次归档被中断 (如断电): 下次 dangan ingest 或 watch 启动时自动完成或撤销"
@@ -220,7 +223,7 @@ def next_steps(s: Status) -> list[str]:
 
 
 def quarantine_label(code: str) -> str:
-    return LABELS.get(code, code)
+    return "原因文件损坏" if code == "unreadable_reason" else LABELS.get(code, code)
 
 
 def kind_label(kind: str) -> str:

@@ -51,9 +51,8 @@ def _lines(s: Status) -> list[tuple[str, str]]:
         flagged = ", ".join(f"{FLAGGED[code]} {n:,} 份" for code, n in s.flagged.items())
         rows.append(("需核对", flagged or "无"))
     else:
-        rows.append(
-            ("档案", "目录库缺失" if s.catalog == "missing" else "目录库版本不符, 需要重建")
-        )
+        problem = {"missing": "目录库缺失", "stale": "目录库版本不符", "damaged": "目录库损坏"}
+        rows.append(("档案", f"{problem[s.catalog]}, 需要重建 (dangan reindex)"))
     quarantine = "空"
     if s.quarantine:
         quarantine = (

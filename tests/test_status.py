@@ -99,6 +99,14 @@ def test_status_does_not_wait_for_a_writer_or_rebuild_a_missing_catalog(
     status = _status(archive_dir)
     assert status["catalog"] == "missing" and not archive.catalog_path.exists()
     assert "dangan reindex" in status["next_steps"][0]
+    # a torn catalog and an unreadable quarantine note are named, not a traceback
+    archive.catalog_path.write_bytes(b"not a database")
+    (archive_dir / "quarantine" / "2026-01-01").mkdir(parents=True)
+    (archive_dir / "quarantine" / "2026-01-01" / "x.pdf.why.json").write_text("{torn")
+    result = run_dangan("status", "--archive", archive_dir)
+    assert result.returncode == 0, result.stderr
+    assert "目录库损坏, 需要重建 (dangan reindex)" in result.stdout
+    assert "原因文件损坏 1" in result.stdout
 
 
 def _watch(archive: Path) -> subprocess.Popen[str]:
