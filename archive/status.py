@@ -22,6 +22,7 @@ from archive.catalog import CATALOG_VERSION
 from archive.config import Archive
 from archive.names import is_ignored
 from archive.preflight import LABELS
+from archive.reports.selfcheck import SNAPSHOT_DIR
 from archive.store import TOP_FOLDERS, TRAY
 from archive.watch_lock import running_watcher
 from indexers.search import SearchIndex
@@ -61,6 +62,7 @@ class Status:
     indexed: int | None = None  # records in the search index; None when missing or stale
     index_rebuilding: bool = False
     watcher: dict[str, Any] | None = None
+    last_selfcheck: dict[str, Any] | None = None  # month, earned, possible, findings
 
     @property
     def tray(self) -> int:
@@ -84,6 +86,7 @@ def archive_status(archive: Archive) -> Status:
     status.watcher = running_watcher(archive)
     status.index_rebuilding = (archive.state / "index.rebuilding").exists()
     status.indexed = SearchIndex.peek(archive.index_dir)
+    status.last_selfcheck = _last_selfcheck(archive.root)
     if archive.catalog_path.is_file():
         _catalog(archive.catalog_path, status)
     elif not archive.records.is_dir() or not any(archive.records.rglob("*.json")):
@@ -113,6 +116,23 @@ def _inbox(archive: Archive) -> Inbox:
     if oldest is not None:
         inbox.oldest = dt.datetime.fromtimestamp(oldest).astimezone().isoformat(timespec="seconds")
     return inbox
+
+
+def _last_selfcheck(root: Path) -> dict[str, Any] | None:
+    """The newest monthly self-check snapshot (written by ``dangan report selfcheck``)."""
+    paths = sorted(root.joinpath(*SNAPSHOT_DIR).glob("*-*.json"), key=lambda p: p.name)
+    for path in reversed(paths):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return {
+                "month": str(data["month"]),
+                "earned": float(data["earned"]),
+                "possible": float(data["possible"]),
+                "findings": len(data.get("findings") or []),
+            }
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a damaged snapshot: look at the one before
+    return None
 
 
 def _quarantine(archive: Archive, status: Status) -> None:

@@ -67,6 +67,16 @@ def _lines(s: Status) -> list[tuple[str, str]]:
     else:
         index = f"{s.indexed:,} 份已索引"
     rows.append(("检索索引", index))
+    if s.last_selfcheck:
+        c = s.last_selfcheck
+        year, month = c["month"].split("-")
+        rows.append(
+            (
+                "上次自查",
+                f"{year}年{int(month)}月: {c['earned']:g}/{c['possible']:g} 分 (可评估子项), "
+                f"问题 {c['findings']} 项",
+            )
+        )
     if s.last_filed:
         at = s.last_filed["at"][:19].replace("T", " ")
         rows.append(("最近归档", f"{at}  {s.last_filed['path']}"))

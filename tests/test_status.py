@@ -148,3 +148,23 @@ def test_sees_the_running_watcher_refuses_a_second_and_forgets_a_killed_one(
         os.kill(first.pid, signal.SIGKILL)  # no clean shutdown: the lock must still go
         first.communicate(timeout=30)
     assert _wait_for_watcher(archive_dir, present=False)["watcher"] is None
+
+
+def test_shows_the_last_monthly_self_check(archive_dir: Path) -> None:
+    from archive.reports.selfcheck import save_snapshot, snapshot_path
+
+    for month, earned in (("2024-10", 70.5), ("2024-11", 80)):
+        save_snapshot(
+            archive_dir,
+            {"month": month, "earned": earned, "possible": 93, "findings": [{"code": "x"}] * 4},
+        )
+    snapshot_path(archive_dir, 2024, 12).write_text("{torn", encoding="utf-8")  # skipped
+    assert _status(archive_dir)["last_selfcheck"] == {
+        "month": "2024-11",
+        "earned": 80.0,
+        "possible": 93.0,
+        "findings": 4,
+    }
+    assert "上次自查  2024年11月: 80/93 分 (可评估子项), 问题 4 项" in run_dangan(
+        "status", "--archive", archive_dir
+    ).stdout
