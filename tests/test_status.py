@@ -165,6 +165,7 @@ def test_shows_the_last_monthly_self_check(archive_dir: Path) -> None:
         "possible": 93.0,
         "findings": 4,
     }
-    assert "上次自查  2024年11月: 80/93 分 (可评估子项), 问题 4 项" in run_dangan(
-        "status", "--archive", archive_dir
-    ).stdout
+    assert (
+        "上次自查  2024年11月: 80/93 分 (可评估子项), 问题 4 项"
+        in run_dangan("status", "--archive", archive_dir).stdout
+    )
