@@ -158,6 +158,20 @@ def parse_config(text: str, path: Path) -> ArchiveConfig:
     return ArchiveConfig(**{**cfg.__dict__, **values})
 
 
+def try_lock(fd: int) -> bool:
+    """Take an exclusive flock on ``fd`` without waiting; False when another process holds it.
+
+    The kernel drops the lock when its holder exits, however it exits: no stale locks.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    return True
+
+
 class Archive:
     """The folders of one archive and its configuration."""
 
@@ -206,20 +220,14 @@ class Archive:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + wait_seconds
         try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                    if time.monotonic() >= deadline:
-                        holder = lock_path.read_text(encoding="utf-8", errors="replace").strip()
-                        raise LockedError(
-                            f"{self.root}: 另一个 dangan 进程正在写入 ({holder or '未知进程'}); "
-                            "请等待其结束后重试"
-                        ) from exc
-                    time.sleep(0.1)
+            while not try_lock(fd):
+                if time.monotonic() >= deadline:
+                    holder = lock_path.read_text(encoding="utf-8", errors="replace").strip()
+                    raise LockedError(
+                        f"{self.root}: 另一个 dangan 进程正在写入 ({holder or '未知进程'}); "
+                        "请等待其结束后重试"
+                    )
+                time.sleep(0.1)
             os.ftruncate(fd, 0)
             os.write(fd, f"pid {os.getpid()}".encode())
             yield

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
-import fcntl
 import json
 import os
 import socket
@@ -19,20 +17,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from archive.config import Archive
+from archive.config import Archive, try_lock
 from archive.errors import LockedError
 
 LOCK_NAME = "watch.lock"
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno in (errno.EAGAIN, errno.EACCES):
-            return False
-        raise
-    return True
 
 
 def _holder(text: str) -> dict[str, Any]:
@@ -52,10 +40,10 @@ def hold_watch_lock(archive: Archive, mode: str) -> Iterator[None]:
     try:
         # a status check holds the lock for an instant: give it a second before refusing
         deadline = time.monotonic() + 1.0
-        acquired = _try_lock(fd)
+        acquired = try_lock(fd)
         while not acquired and time.monotonic() < deadline:
             time.sleep(0.05)
-            acquired = _try_lock(fd)
+            acquired = try_lock(fd)
         if not acquired:
             who = _holder(path.read_text(encoding="utf-8", errors="replace"))
             raise LockedError(
@@ -84,7 +72,7 @@ def running_watcher(archive: Archive) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     try:
-        if _try_lock(fd):
+        if try_lock(fd):
             return None
         return _holder(path.read_text(encoding="utf-8", errors="replace")) or {"pid": None}
     finally:

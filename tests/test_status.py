@@ -169,3 +169,34 @@ def test_shows_the_last_monthly_self_check(archive_dir: Path) -> None:
         "上次自查  2024年11月: 80/93 分 (可评估子项), 问题 4 项"
         in run_dangan("status", "--archive", archive_dir).stdout
     )
+
+
+def test_a_second_writer_waits_then_fails_naming_the_first(archive_dir: Path) -> None:
+    import sys
+
+    import pytest
+
+    from archive.errors import LockedError
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from archive.config import Archive\n"
+            "with Archive(Path(sys.argv[1])).writer_lock():\n"
+            "    print('held', flush=True); time.sleep(30)\n",
+            str(archive_dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockedError) as info, Archive(archive_dir).writer_lock(0.3):
+            pass
+        assert f"另一个 dangan 进程正在写入 (pid {holder.pid})" in info.value.message
+    finally:
+        holder.kill()
+        holder.wait()
+    with Archive(archive_dir).writer_lock(0.3):  # the kernel dropped the killed holder's lock
+        pass
