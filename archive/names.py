@@ -50,11 +50,20 @@ def safe_component(text: str, fallback: str = "未命名") -> str:
     return cleaned
 
 
+# What copiers, browsers and scanners name a file while they are still writing it
+PARTIAL_SUFFIXES = (".part", ".crdownload", ".tmp", ".partial", ".filepart")
+
+
+def is_partial(name: str) -> bool:
+    """A file still being written by a copier (it gets its real name when complete)."""
+    return name.lower().endswith(PARTIAL_SUFFIXES)
+
+
 def is_ignored(name: str) -> bool:
     """Scanner and OS litter, and files still being written by a copier, are never taken."""
     lower = name.lower()
     return (
         name.startswith((".", "~$"))
         or lower in {"thumbs.db", "desktop.ini", ".ds_store"}
-        or lower.endswith((".part", ".crdownload", ".tmp", ".partial", ".filepart"))
+        or is_partial(name)
     )

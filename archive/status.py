@@ -20,7 +20,7 @@ from typing import Any
 from archive.audit_inputs import CRITERIA_FILE
 from archive.catalog import CATALOG_VERSION
 from archive.config import Archive
-from archive.names import is_ignored
+from archive.names import is_ignored, is_partial
 from archive.preflight import LABELS
 from archive.reports.selfcheck import SNAPSHOT_DIR
 from archive.store import TOP_FOLDERS, TRAY
@@ -103,7 +103,7 @@ def _inbox(archive: Archive) -> Inbox:
         top = Path(folder).relative_to(archive.inbox).parts
         for name in files:
             if is_ignored(name):
-                inbox.partial += not name.startswith(".") and not name.startswith("~$")
+                inbox.partial += is_partial(name)
                 continue
             try:
                 mtime = (Path(folder) / name).lstat().st_mtime

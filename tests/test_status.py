@@ -61,6 +61,7 @@ def test_counts_what_waits_what_is_filed_and_what_was_set_aside(
     (folder / "申请表.jpg").write_bytes(_jpeg((900, 1200)))
     (inbox / "案卷" / "潼烟罚[2024]3号 询问笔录.jpg").write_bytes(_jpeg((900, 1200)))
     (inbox / "其他" / "扫描中.jpg.part").write_bytes(b"\xff\xd8 half")
+    (inbox / "其他" / "Thumbs.db").write_bytes(b"litter")  # neither waiting nor being written
 
     before = _tree(archive_dir)
     status = _status(archive_dir)
