@@ -125,6 +125,16 @@ def test_a_single_long_line_is_not_turned_over(pool: OcrPool) -> None:
 
 
 @pytest.mark.slow
+def test_tiny_blank_and_extreme_pages_read_without_error(pool: OcrPool) -> None:
+    """A 1-pixel image, a blank page, a hair-thin strip: nothing to read, no crash."""
+    engine = pool.engine()
+    for size in ((1, 1), (20, 20), (2480, 3508), (3000, 12), (12, 3000)):
+        result = engine.read(Image.new("L", size, 255))
+        assert result.lines == [] and result.rotation == 0
+        assert (result.width, result.height) == size
+
+
+@pytest.mark.slow
 def test_multipage_tiff_and_mixed_pdf_report_each_page(
     extracted: dict[str, tuple[ScanTruth, Extraction]],
 ) -> None:
