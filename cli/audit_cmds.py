@@ -21,8 +21,9 @@ from archive.audit_inputs import (
 from archive.catalog import Catalog
 from archive.criteria import check_criteria
 from archive.errors import ValidationError
-from archive.score import STATUS_LABELS, ScoreReport, score_archive
+from archive.score import STATUS_LABELS, ScoreReport
 from cli.common import archive_option, emit_json, open_archive, when_options, year_and_day
+from cli.scoring import announced_inputs, score_with
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,20 +54,9 @@ def _run(
 ) -> tuple[AuditInputs, ScoreReport]:
     y, day = year_and_day(year, as_of)
     archive = open_archive(archive_dir)
-    inputs = load_inputs(archive, criteria=criteria, metrics=metrics)
-    if inputs.sample_note:
-        click.echo(inputs.sample_note, err=True)
+    inputs = announced_inputs(archive, criteria, metrics)
     with Catalog(archive.catalog_path) as catalog:
-        report = score_archive(
-            archive,
-            catalog,
-            inputs.standard,
-            year=y,
-            as_of=day,
-            metrics=inputs.metrics,
-            checklists=inputs.checklists,
-            fixity=fixity,
-        )
+        report = score_with(archive, catalog, inputs, y, day, fixity=fixity)
     return inputs, report
 
 

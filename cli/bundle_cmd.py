@@ -10,13 +10,12 @@ from typing import Any
 
 import click
 
-from archive.audit_inputs import load_inputs
 from archive.bundle import build_bundle
 from archive.bundle_plan import describe, plan_from_score
 from archive.catalog import Catalog
 from archive.errors import UsageError
-from archive.score import score_archive
 from cli.common import archive_option, emit_json, open_archive, progress, when_options, year_and_day
+from cli.scoring import announced_inputs, score_with
 
 
 def _pin(value: str | None) -> dt.date | None:
@@ -81,20 +80,10 @@ def bundle(
     y, day = year_and_day(year, as_of)
     pinned = _pin(pin_date)
     archive = open_archive(archive_dir)
-    inputs = load_inputs(archive, criteria=criteria, metrics=metrics)
-    if inputs.sample_note:
-        click.echo(inputs.sample_note, err=True)
+    inputs = announced_inputs(archive, criteria, metrics)
     with tempfile.TemporaryDirectory(prefix="dangan-bundle-") as work:
         with Catalog(archive.catalog_path) as catalog:
-            report = score_archive(
-                archive,
-                catalog,
-                inputs.standard,
-                year=y,
-                as_of=day,
-                metrics=inputs.metrics,
-                checklists=inputs.checklists,
-            )
+            report = score_with(archive, catalog, inputs, y, day)
             plan = plan_from_score(
                 archive,
                 catalog,
