@@ -34,12 +34,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from archive.audit import audit_archive  # noqa: E402
-from archive.audit_inputs import load_inputs  # noqa: E402
-from archive.catalog import Catalog  # noqa: E402
-from archive.config import Archive  # noqa: E402
-from archive.fixity import verify_records  # noqa: E402
-from archive.score import score_archive  # noqa: E402
+from archive.assess.audit_inputs import load_inputs  # noqa: E402
+from archive.assess.score import audit_archive, score_archive  # noqa: E402
+from archive.core.config import Archive  # noqa: E402
+from archive.records.fixity import verify_records  # noqa: E402
+from archive.records.reindex import open_catalog  # noqa: E402
 from samples.bench_archive import build_bench_archive  # noqa: E402
 
 DANGAN = Path(sys.executable).with_name("dangan")
@@ -103,7 +102,7 @@ def main() -> None:
     inputs = load_inputs(archive)
     rows: list[tuple[str, float, str]] = []
 
-    with Catalog(archive.catalog_path) as catalog:
+    with open_catalog(archive) as catalog:
         records = catalog.db.execute("SELECT count(*) FROM records").fetchone()[0]
         sql_s, _ = _time(
             lambda: catalog.db.execute(

@@ -35,13 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from archive.bundle import (  # noqa: E402
-    AreaPlan,
-    BundlePlan,
-    CriterionPlan,
-    EvidenceDoc,
-    build_bundle,
-)
+from archive.packet.bundle import build_bundle  # noqa: E402
+from archive.packet.model import AreaPlan, BundlePlan, CriterionPlan, EvidenceDoc  # noqa: E402
 
 _FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 _AREAS = ["班子建设", "企业文化", "队伍建设", "内管工作", "市场监管", "证件管理", "基础设施"]
@@ -195,7 +190,7 @@ def _child(mode: str, work: Path) -> dict[str, float]:
         pages = len(writer.pages)
         writer.write(out.with_suffix(".pdf"))
     elif mode == "packet":
-        from archive.packet_pdf import write_packet_pdf
+        from archive.packet.packet_pdf import write_packet_pdf
 
         with open(out.with_suffix(".pdf"), "wb") as fh:
             summary = write_packet_pdf(
@@ -203,7 +198,7 @@ def _child(mode: str, work: Path) -> dict[str, float]:
             )
         pages = summary.pages
     elif mode == "verify":
-        from archive.bag_verify import verify_bag
+        from archive.packet.bag_verify import verify_bag
 
         report = verify_bag(work / "out-bundle")
         assert report.ok, report.lines()

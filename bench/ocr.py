@@ -7,7 +7,7 @@ On one set of generated scans (JPEG/PNG, 200-300 dpi, skewed, noisy, some turned
 some deliberately unreadable) it prints, per engine: pages per second, the character error
 rate (edit distance / truth length, whitespace removed, full-width ASCII folded) on the
 readable pages, and the share of readable pages whose licence and case numbers come back
-exact (``archive.keys`` finds them). The engines:
+exact (``archive.core.keys`` finds them). The engines:
 
 1. dangan: ``extract_document`` through an ``OcrPool`` (workers = CPUs), page turned upright,
    page quality and searchable PDF included, documents fed from as many threads as workers;
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PIL import Image
 
-from archive.keys import find_case_numbers, find_licence_numbers, normalize_case_number
+from archive.core.keys import find_case_numbers, find_licence_numbers, normalize_case_number
 from indexers.extract import extract_document
 from indexers.ocr import OcrPool
 from samples.scans import PLAN_NAMES, ScanTruth, generate_scans

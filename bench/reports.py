@@ -33,13 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 from pypdf import PdfReader  # noqa: E402
 
-from archive.catalog import Catalog  # noqa: E402
-from archive.config import Archive  # noqa: E402
-from archive.figures import compute_figures  # noqa: E402
-from archive.render_docx import render_docx  # noqa: E402
-from archive.render_pdf import render_pdf  # noqa: E402
-from archive.reports import build_report, open_context  # noqa: E402
-from archive.score import score_archive  # noqa: E402
+from archive.assess.figures import compute_figures  # noqa: E402
+from archive.assess.score import score_archive  # noqa: E402
+from archive.core.config import Archive  # noqa: E402
+from archive.paperwork.render_docx import render_docx  # noqa: E402
+from archive.paperwork.render_pdf import render_pdf  # noqa: E402
+from archive.paperwork.reports.build import build_report, open_context  # noqa: E402
+from archive.records.reindex import open_catalog  # noqa: E402
 from samples.bench_archive import build_bench_archive  # noqa: E402
 from samples.example_report import build_example_report  # noqa: E402
 
@@ -82,7 +82,7 @@ def main() -> int:
     archive = Archive(root)
     out = root.parent / "reports-out"
     out.mkdir(parents=True, exist_ok=True)
-    with Catalog(archive.catalog_path) as catalog:
+    with open_catalog(archive) as catalog:
         records = catalog.db.execute("SELECT count(*) FROM records").fetchone()[0]
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -95,10 +95,10 @@ def main() -> int:
     print()
 
     # --- peers -------------------------------------------------------------------------
-    from archive.audit_inputs import load_inputs
+    from archive.assess.audit_inputs import load_inputs
 
     inputs = load_inputs(archive)
-    with Catalog(archive.catalog_path) as catalog:
+    with open_catalog(archive) as catalog:
         _, t_fig = _timed(compute_figures, catalog, year=YEAR, metrics=inputs.metrics)
         _, t_score = _timed(
             score_archive, archive, catalog, inputs.standard, year=YEAR, as_of=AS_OF,

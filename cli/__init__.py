@@ -1,1 +1,4 @@
-"""cli."""
+"""The ``dangan`` command line: thin click commands over the library.
+
+May import: every stage of ``archive`` and ``indexers``; never ``web``.
+"""

@@ -10,20 +10,20 @@ from typing import Any, TypeVar
 
 import click
 
-from archive.audit import SEVERITY_LABELS
-from archive.audit_inputs import (
+from archive.assess.audit import SEVERITY_LABELS
+from archive.assess.audit_inputs import (
     AuditInputs,
     import_criteria_file,
     import_findings_file,
     import_metrics_file,
     load_inputs,
 )
-from archive.catalog import Catalog
-from archive.criteria import check_criteria
-from archive.errors import ValidationError
-from archive.score import STATUS_LABELS, ScoreReport
+from archive.assess.criteria_import import check_criteria
+from archive.assess.score import STATUS_LABELS, ScoreReport, score_with
+from archive.core.errors import ValidationError
+from archive.records.reindex import open_catalog
 from cli.common import archive_option, emit_json, open_archive, when_options, year_and_day
-from cli.scoring import announced_inputs, score_with
+from cli.scoring import announced_inputs
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,7 +55,7 @@ def _run(
     y, day = year_and_day(year, as_of)
     archive = open_archive(archive_dir)
     inputs = announced_inputs(archive, criteria, metrics)
-    with Catalog(archive.catalog_path) as catalog:
+    with open_catalog(archive) as catalog:
         report = score_with(archive, catalog, inputs, y, day, fixity=fixity)
     return inputs, report
 
@@ -89,7 +89,7 @@ def audit(
     inputs, report = _run(archive_dir, year, as_of, criteria, metrics, not no_fixity)
     findings = report.findings
     if xlsx_path is not None:
-        from archive.audit_xlsx import write_audit_xlsx
+        from archive.paperwork.audit_xlsx import write_audit_xlsx
 
         write_audit_xlsx(
             xlsx_path,
@@ -247,11 +247,11 @@ def findings_list(
     archive_dir: Path | None,
 ) -> None:
     """列出检查发现的问题、对应的评分子项、此后归档的整改材料和整改状态。"""
-    from archive.audit_links import link_findings
+    from archive.assess.audit_links import link_findings
 
     inputs, report = _run(archive_dir, year, as_of, criteria, metrics, False)
     archive = open_archive(archive_dir)
-    with Catalog(archive.catalog_path) as catalog:
+    with open_catalog(archive) as catalog:
         links = link_findings(inputs.findings, report, catalog)
     if as_json:
         emit_json([link.as_dict() for link in links])
@@ -286,7 +286,7 @@ def metrics() -> None:
 @archive_option
 def metrics_template(out: Path, year: int | None, archive_dir: Path | None) -> None:
     """生成 Excel 填报表: 评分标准用到的每个指标一行。"""
-    from archive.metrics import metric_def, metrics_used, write_metrics_template
+    from archive.assess.metrics import metric_def, metrics_used, write_metrics_template
 
     archive = open_archive(archive_dir)
     inputs = load_inputs(archive)

@@ -10,12 +10,13 @@ from typing import Any
 
 import click
 
-from archive.bundle import build_bundle
-from archive.bundle_plan import describe, plan_from_score
-from archive.catalog import Catalog
-from archive.errors import UsageError
+from archive.assess.score import score_with
+from archive.core.errors import UsageError
+from archive.packet.bundle import build_bundle
+from archive.packet.bundle_plan import describe, plan_from_score
+from archive.records.reindex import open_catalog
 from cli.common import archive_option, emit_json, open_archive, progress, when_options, year_and_day
-from cli.scoring import announced_inputs, score_with
+from cli.scoring import announced_inputs
 
 
 def _pin(value: str | None) -> dt.date | None:
@@ -82,7 +83,7 @@ def bundle(
     archive = open_archive(archive_dir)
     inputs = announced_inputs(archive, criteria, metrics)
     with tempfile.TemporaryDirectory(prefix="dangan-bundle-") as work:
-        with Catalog(archive.catalog_path) as catalog:
+        with open_catalog(archive) as catalog:
             report = score_with(archive, catalog, inputs, y, day)
             plan = plan_from_score(
                 archive,

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
-from archive.config import Archive, find_archive
-from archive.errors import UsageError
+from archive.core.config import Archive, find_archive
+from archive.core.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

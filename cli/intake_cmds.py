@@ -9,14 +9,14 @@ from pathlib import Path
 
 import click
 
-from archive.catalog import Catalog
-from archive.config import init_archive
-from archive.errors import UsageError
-from archive.intake import Outcome
-from archive.watch_lock import hold_watch_lock
-from archive.watcher import Watcher
+from archive.core.config import init_archive
+from archive.core.errors import UsageError
+from archive.intake.intake import Outcome
+from archive.intake.pipeline import after_batch, extractor_for, make_intake
+from archive.intake.watch_lock import hold_watch_lock
+from archive.intake.watcher import Watcher
+from archive.records.reindex import open_catalog
 from cli.common import archive_option, emit_json, open_archive, progress
-from cli.pipeline import after_batch, extractor_for, make_intake
 
 _LABEL = {
     "filed": "已归档",
@@ -75,7 +75,7 @@ def ingest(
     archive.ensure_layout()
     with (
         archive.writer_lock(),
-        Catalog(archive.catalog_path) as catalog,
+        open_catalog(archive) as catalog,
         extractor_for(archive, ocr=False if no_ocr else None) as extractor,
     ):
         intake = make_intake(archive, catalog, extractor, settle_seconds=settle)
@@ -119,7 +119,7 @@ def watch(
     mode = f"轮询 {poll}s" if poll else "系统文件事件"
     with (
         hold_watch_lock(archive, mode),
-        Catalog(archive.catalog_path) as catalog,
+        open_catalog(archive) as catalog,
         extractor_for(archive, ocr=False if no_ocr else None) as extractor,
     ):
         watcher = Watcher(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from archive.errors import ArchiveError
+from archive.core.errors import ArchiveError
 
 # Each command's module, imported only when that command runs (or --help lists them all):
 # a clerk's `dangan status` or `dangan search` should not wait for pypdf, weasyprint & co.

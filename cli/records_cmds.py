@@ -7,15 +7,13 @@ from typing import Any
 
 import click
 
-from archive.catalog import Catalog
-from archive.doctypes import doc_order
-from archive.errors import IntegrityError, NotFoundError
-from archive.fixity import verify_records
-from archive.households import parse_roster, rename_household_folders, write_roster
-from archive.intake import local_now
-from archive.reindex import reindex_catalog
+from archive.core.clock import local_now
+from archive.core.doctypes import doc_order
+from archive.core.errors import IntegrityError, NotFoundError
+from archive.records.catalog import Catalog
+from archive.records.fixity import verify_records
+from archive.records.reindex import open_catalog, reindex_catalog
 from cli.common import archive_option, emit_json, open_archive, progress
-from cli.pipeline import after_batch
 
 
 def _doc_json(catalog: Catalog, row: Any) -> dict[str, Any]:
@@ -39,7 +37,7 @@ def _doc_json(catalog: Catalog, row: Any) -> dict[str, Any]:
 def show(key: str, as_json: bool, archive_dir: Path | None) -> None:
     """列出一个档案(许可证号/户名/案号/会议)的卷内目录。"""
     archive = open_archive(archive_dir)
-    with Catalog(archive.catalog_path) as catalog:
+    with open_catalog(archive) as catalog:
         rows = catalog.dossier_rows(key.strip())
         if not rows:
             raise NotFoundError(
@@ -98,7 +96,7 @@ def verify(
 ) -> None:
     """重新计算每份档案的 SHA-256, 报告被改动、缺失或多出的文件 (或校验一个 BagIt 材料包)。"""
     if bundle is not None:
-        from archive.bag_verify import verify_bag
+        from archive.packet.bag_verify import verify_bag
 
         bag = verify_bag(bundle)
         if as_json:
@@ -129,7 +127,7 @@ def verify(
             )
         return
     archive = open_archive(archive_dir)
-    with archive.writer_lock(), Catalog(archive.catalog_path) as catalog, progress("校验") as bar:
+    with archive.writer_lock(), open_catalog(archive) as catalog, progress("校验") as bar:
         report = verify_records(
             archive,
             catalog,
@@ -177,7 +175,7 @@ def reindex(as_json: bool, archive_dir: Path | None) -> None:
 
 def _reindex_search(archive: Any, catalog: Catalog) -> dict[str, Any]:
     try:
-        from archive.search_sync import rebuild_index
+        from archive.records.search_sync import rebuild_index
     except ImportError:
         return {}
     return {"indexed": rebuild_index(archive, catalog)}
@@ -194,20 +192,14 @@ def households() -> None:
 @archive_option
 def households_import(file: Path, as_json: bool, archive_dir: Path | None) -> None:
     """导入许可证系统导出的名册 (CSV 或 XLSX); 有错误则全部列出, 不导入任何一行。"""
+    from archive.intake.pipeline import import_roster
+
     archive = open_archive(archive_dir)
-    rows = parse_roster(file, archive.config.area_codes)
-    with archive.writer_lock(), Catalog(archive.catalog_path) as catalog:
-        write_roster(archive.roster_path, rows)
-        catalog.replace_households(rows)
-        moved: list[str] = []
-        for old, new in rename_household_folders(archive, rows):
-            catalog.move_prefix(old, new)
-            moved += [r["record_id"] for r in catalog.records("path LIKE ?", (new + "/%",))]
-        after_batch(archive, catalog, changed=moved)
+    imported = import_roster(archive, file)
     if as_json:
-        emit_json({"imported": len(rows), "roster": str(archive.roster_path)})
+        emit_json({"imported": imported, "roster": str(archive.roster_path)})
     else:
-        click.echo(f"已导入 {len(rows)} 户 → {archive.roster_path}")
+        click.echo(f"已导入 {imported} 户 → {archive.roster_path}")
 
 
 @households.command("list")
@@ -216,7 +208,7 @@ def households_import(file: Path, as_json: bool, archive_dir: Path | None) -> No
 def households_list(as_json: bool, archive_dir: Path | None) -> None:
     """列出名册。"""
     archive = open_archive(archive_dir)
-    with Catalog(archive.catalog_path) as catalog:
+    with open_catalog(archive) as catalog:
         rows = [dict(r) for r in catalog.households()]
     if as_json:
         emit_json(rows)
@@ -238,7 +230,7 @@ def quarantine() -> None:
 def quarantine_list(as_json: bool, archive_dir: Path | None) -> None:
     """列出被隔离的文件及原因。"""
     archive = open_archive(archive_dir)
-    with Catalog(archive.catalog_path) as catalog:
+    with open_catalog(archive) as catalog:
         rows = [dict(r) for r in catalog.quarantined()]
     if as_json:
         emit_json(rows)

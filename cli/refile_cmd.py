@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from archive.catalog import Catalog
-from archive.classify import make_classifier
-from archive.refile import refile_tray, tray_records
+from archive.intake.classify import make_classifier
+from archive.intake.refile import refile_tray, tray_records
+from archive.records.reindex import open_catalog
 from cli.common import archive_option, emit_json, open_archive
 
 
@@ -18,7 +18,7 @@ from cli.common import archive_option, emit_json, open_archive
 def refile(as_json: bool, archive_dir: Path | None) -> None:
     """重新识别待归档 (records/待归档) 中的文件, 能确定归属的移入其档案。"""
     archive = open_archive(archive_dir)
-    with archive.writer_lock(), Catalog(archive.catalog_path) as catalog:
+    with archive.writer_lock(), open_catalog(archive) as catalog:
         moved = refile_tray(archive, catalog, make_classifier(archive, catalog))
         left = len(tray_records(archive))
     for item in moved:

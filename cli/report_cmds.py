@@ -9,16 +9,10 @@ from typing import Any, TypeVar
 
 import click
 
-from archive.errors import UsageError
-from archive.reports import (
-    build_report,
-    month_end,
-    open_context,
-    parse_day,
-    parse_month,
-    write_report,
-)
-from archive.reports.narrative import split_names
+from archive.core.errors import UsageError
+from archive.paperwork.reports.build import build_report, open_context, write_report
+from archive.paperwork.reports.context import month_end, parse_day, parse_month
+from archive.paperwork.reports.narrative import split_names
 from cli.common import CRITERIA_OPTION, METRICS_OPTION, archive_option, emit_json, open_archive
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -118,7 +112,7 @@ def _generate(kind: str, opts: dict[str, Any], **build: Any) -> None:
         report = build_report(kind, ctx, **build)
     paths = write_report(report, out_dir, pdf=not opts["no_pdf"])
     if kind == "selfcheck":
-        from archive.reports.selfcheck import save_snapshot
+        from archive.paperwork.reports.selfcheck import save_snapshot
 
         paths.append(save_snapshot(archive.root, report.data["snapshot"]))
     if opts["as_json"]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from archive.catalog import Catalog
-from archive.search_sync import search_archive
+from archive.records.reindex import open_catalog
+from archive.records.search_sync import search_archive
 from cli.common import archive_option, emit_json, open_archive
 
 _HELP = """检索档案: 户名、姓名、地址、品牌、许可证号(或其后几位)、案号(任何写法)、任意两个以上的字。
@@ -27,7 +27,7 @@ _HELP = """检索档案: 户名、姓名、地址、品牌、许可证号(或其
 def search(query: tuple[str, ...], limit: int, as_json: bool, archive_dir: Path | None) -> None:
     archive = open_archive(archive_dir)
     text = " ".join(query)
-    with Catalog(archive.catalog_path) as catalog:
+    with open_catalog(archive) as catalog:
         result = search_archive(archive, catalog, text, limit=limit)
     if as_json:
         emit_json(

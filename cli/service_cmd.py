@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from archive.service_unit import render_unit, unit_name
+from archive.ops.service_unit import render_unit, unit_name
 from cli.common import archive_option, open_archive
 
 

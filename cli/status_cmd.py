@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from archive.status import FLAGGED, Status, archive_status, kind_label, next_steps, quarantine_label
+from archive.ops.status import (
+    FLAGGED,
+    Status,
+    archive_status,
+    kind_label,
+    next_steps,
+    quarantine_label,
+)
 from cli.common import archive_option, emit_json, open_archive
 
 

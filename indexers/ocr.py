@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from archive.errors import ArchiveError
+from archive.core.errors import ArchiveError
 
 Point = tuple[float, float]
 Box = tuple[Point, Point, Point, Point]

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from archive.errors import UsageError
-from archive.keys import normalize_case_number as _shared_case
+from archive.core.errors import UsageError
+from archive.core.keys import normalize_case_number as _shared_case
 from indexers.analyzer import fold
 
 

@@ -13,7 +13,7 @@ words and answers every query kind in milliseconds at 100,000 records.
 * The schema carries a version; an index written with another version (or unreadable)
   is emptied and reported as needing a full rebuild.
 * One writer at a time: a second one waits up to ``lock_timeout`` seconds, then raises
-  :class:`archive.errors.LockedError`.  The lock is an OS file lock, released by the
+  :class:`archive.core.errors.LockedError`.  The lock is an OS file lock, released by the
   kernel when its process dies, so a killed writer never leaves a stale lock.
 """
 
@@ -32,7 +32,7 @@ from typing import IO, Any
 
 import tantivy
 
-from archive.errors import ArchiveError, LockedError
+from archive.core.errors import ArchiveError, LockedError
 from indexers import analyzer
 from indexers import query as ql
 from indexers.analyzer import make_snippet

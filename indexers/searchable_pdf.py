@@ -25,7 +25,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from archive.errors import ArchiveError
+from archive.core.errors import ArchiveError
 
 FONT_PATH = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 _FONT_INDEX = 2  # Noto Sans CJK SC

@@ -17,7 +17,7 @@ from PIL import Image
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
-from archive.errors import ArchiveError
+from archive.core.errors import ArchiveError
 
 MIN_TEXT_CHARS = 10
 RENDER_DPI = 200

@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.criteria import Standard, load_standard
-from archive.yaml_lines import dump_yaml
+from archive.assess.audit_inputs import SAMPLE_STANDARD
+from archive.assess.criteria import Standard, load_standard
+from archive.core.yaml_lines import dump_yaml
+from archive.records.reindex import open_catalog
 from samples.textpdf import Household, make_households, write_roster_csv
 
-SAMPLE_STANDARD = Path(__file__).with_name("criteria") / "sample_standard.yaml"
 HOUSEHOLD_DOCS = (
     "申请表",
     "身份证复印件",
@@ -223,7 +224,7 @@ def metric_files(inbox: Path, year: int, values: dict[str, float]) -> dict[str, 
 
 
 def metrics_yaml(path: Path, year: int, evidence: dict[str, str], values: dict[str, float]) -> Path:
-    from archive.metrics import metric_def
+    from archive.assess.metrics import metric_def
 
     rows = []
     for key, value in values.items():
@@ -295,10 +296,9 @@ def build_bench_archive(
     expired in the year, 1 case file without its 送达回证, no 专销联动会议 minutes in March, one
     unresolved scan in the tray and one duplicate.  Returns the manifest (also bench.json).
     """
-    from archive.catalog import Catalog
-    from archive.config import init_archive
-    from archive.households import parse_roster, write_roster
-    from cli.pipeline import extractor_for, make_intake
+    from archive.core.config import init_archive
+    from archive.intake.pipeline import extractor_for, make_intake
+    from archive.records.households import parse_roster, write_roster
 
     root = Path(root)
     params = {"households": households, "seed": seed, "year": year, "cases": cases, "v": 1}
@@ -335,7 +335,7 @@ def build_bench_archive(
     metrics_yaml(root / "自查数据.yaml", year, made.metric_evidence, GOOD_METRICS)
     with (
         archive.writer_lock(),
-        Catalog(archive.catalog_path) as catalog,
+        open_catalog(archive) as catalog,
         extractor_for(archive, ocr=False) as extractor,
     ):
         catalog.replace_households(rows)

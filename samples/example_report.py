@@ -17,7 +17,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from archive.officialdoc import (
+from archive.paperwork.officialdoc import (
     Attachment,
     Block,
     Heading,
@@ -256,8 +256,8 @@ def build_example_summary() -> OfficialDocument:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from archive.render_docx import render_docx
-    from archive.render_pdf import render_pdf
+    from archive.paperwork.render_docx import render_docx
+    from archive.paperwork.render_pdf import render_pdf
 
     args = sys.argv[1:] if argv is None else argv
     out_dir = Path(args[0]) if args else Path("build/example")

@@ -14,7 +14,14 @@ import pytest
 from docx.oxml.ns import qn
 from lxml import etree
 
-FONTS_CONF = Path(__file__).resolve().parents[1] / "templates" / "docx" / "fonts.conf"
+FONTS_CONF = (
+    Path(__file__).resolve().parents[1]
+    / "archive"
+    / "paperwork"
+    / "templates"
+    / "docx"
+    / "fonts.conf"
+)
 A4_PT = (595.28, 841.89)
 CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
 GB_FONTS = {"仿宋_GB2312", "楷体_GB2312", "黑体", "宋体", "方正小标宋简体"}
@@ -122,7 +129,7 @@ def paragraph_texts(d: docx.document.Document) -> list[tuple[str, str]]:
 def edited_template(out: Path, member: str, old: str, new: str) -> Path:
     """The shipped Word template with ``old`` replaced once in one of its parts, as a clerk's
     edit (or an older copy) might leave it."""
-    from archive.render_docx import DEFAULT_TEMPLATE
+    from archive.paperwork.render_docx import DEFAULT_TEMPLATE
 
     with zipfile.ZipFile(DEFAULT_TEMPLATE) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from archive.officialdoc import OfficialDocument
+from archive.paperwork.officialdoc import OfficialDocument
 from samples.example_report import build_example_report
 
 ROOT = Path(__file__).resolve().parents[1]

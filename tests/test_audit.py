@@ -13,9 +13,9 @@ from conftest import run_dangan
 from openpyxl import load_workbook
 from test_score import AS_OF, Defective, complete, defective
 
-from archive.audit_xlsx import FINDING_HEADERS
-from archive.criteria import load_standard
-from archive.criteria_import import check_table
+from archive.assess.criteria import load_standard
+from archive.assess.criteria_import import check_table
+from archive.paperwork.audit_xlsx import FINDING_HEADERS
 from samples.criteria.make_tables import (
     SAMPLE_STANDARD,
     make_tables,
@@ -25,7 +25,7 @@ from samples.criteria.make_tables import (
 )
 
 __all__ = ["complete", "defective"]  # module-scoped fixtures shared with test_score
-SAMPLE_FINDINGS = SAMPLE_STANDARD.with_name("findings.yaml")
+SAMPLE_FINDINGS = Path(__file__).resolve().parents[1] / "samples" / "criteria" / "findings.yaml"
 
 
 def audit_json(archive: Path, *extra: str) -> dict[str, Any]:

@@ -27,17 +27,10 @@ from docx import Document
 from PIL import Image, ImageDraw
 from pypdf import PdfReader, PdfWriter
 
-from archive.bag_verify import verify_bag
-from archive.bundle import (
-    PACKET_NAME,
-    AreaPlan,
-    BundlePlan,
-    CriterionPlan,
-    EvidenceDoc,
-    TargetExistsError,
-    build_bundle,
-)
-from archive.errors import NotFoundError, ValidationError
+from archive.core.errors import NotFoundError, ValidationError
+from archive.packet.bag_verify import verify_bag
+from archive.packet.bundle import PACKET_NAME, TargetExistsError, build_bundle
+from archive.packet.model import AreaPlan, BundlePlan, CriterionPlan, EvidenceDoc
 
 BAGIT_PY = Path(sys.executable).parent / "bagit.py"
 PIN = datetime.date(2026, 11, 21)
@@ -604,7 +597,7 @@ def test_large_sources_are_streamed_page_by_page(
     built: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Sources over the size threshold drop pypdf's cache after each page: same output."""
-    import archive.packet_pdf as packet_pdf
+    import archive.packet.packet_pdf as packet_pdf
 
     archive, bag, _ = built
     monkeypatch.setattr(packet_pdf, "_TRIM_BYTES", 0)

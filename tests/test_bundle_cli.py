@@ -24,8 +24,8 @@ from PIL import Image, ImageDraw, ImageFont
 from pypdf import PdfReader
 from test_score import AS_OF, YEAR, ingest_year
 
-from archive.audit_inputs import load_inputs
-from archive.config import Archive
+from archive.assess.audit_inputs import load_inputs
+from archive.core.config import Archive
 from samples.bench_archive import YearInbox, current_households
 
 BAGIT_PY = Path(sys.executable).parent / "bagit.py"

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from archive.checklists import (
+from archive.assess.checklists import (
     APPLICATION_TYPES,
     DEFAULT_PATH,
     Requirement,
     check_checklists,
     load_checklists,
 )
-from archive.errors import NotFoundError, ValidationError
+from archive.core.errors import NotFoundError, ValidationError
 
 NEW_LICENCE_DOSSIER = [
     "烟草专卖零售许可证申请表",
@@ -163,7 +163,7 @@ def test_defaults_file_is_clean() -> None:
 
 
 def test_every_meeting_of_the_sample_standard_is_a_known_meeting_type() -> None:
-    from archive.criteria import load_standard
+    from archive.assess.criteria import load_standard
     from samples.criteria.make_tables import SAMPLE_STANDARD
 
     std = load_standard(SAMPLE_STANDARD)

@@ -19,12 +19,13 @@ from conftest import json_lines, run_dangan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.classify import Classification, apply_classification, classify_text
-from archive.config import ArchiveConfig
-from archive.errors import ValidationError
-from archive.pathkeys import DocKeys, keys_from_path
-from archive.roster_match import Roster
-from archive.rules import Rules, load_rules
+from archive.core.config import ArchiveConfig
+from archive.core.dockeys import DocKeys
+from archive.core.errors import ValidationError
+from archive.intake.classify import Classification, apply_classification, classify_text
+from archive.intake.pathkeys import keys_from_path
+from archive.intake.roster_match import Roster
+from archive.intake.rules import Rules, load_rules
 from samples import _content
 
 CONFIG = ArchiveConfig(area_codes=("610522",), case_prefixes=("潼烟罚",))
@@ -495,7 +496,7 @@ def _sidecar(record: Path) -> dict[str, Any]:
 
 
 def _snapshot(archive_dir: Path) -> str:
-    from archive.catalog import Catalog
+    from archive.records.catalog import Catalog
 
     with Catalog(archive_dir / ".dangan" / "catalog.sqlite") as catalog:
         return catalog.snapshot()
@@ -561,29 +562,31 @@ def test_refile_command_after_the_bureau_adds_a_type(archive_dir: Path) -> None:
 def test_interrupted_refile_is_rolled_back_then_redone(
     archive_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import archive.refile as refile
-    from archive.catalog import Catalog
-    from archive.classify import make_classifier
-    from archive.config import Archive
+    import archive.intake.refile as refile
+    import archive.records.moves as moves
+    from archive.core.config import Archive
+    from archive.intake.classify import make_classifier
+    from archive.records.catalog import Catalog
+    from archive.records.moves import recover_moves
 
     first = _ingest_one(archive_dir, "照片说明", PHOTO_NOTE)
     (archive_dir / "rules.yaml").write_text(PHOTO_RULES, encoding="utf-8")
     arc = Archive(archive_dir)
-    real_write = refile.write_json_atomic
+    real_write = moves.write_json_atomic
 
     def crash_on_new_sidecar(path: Path, data: dict[str, object]) -> None:
         if path.name.endswith(".pdf.json") and "工作材料" in str(path):
             raise OSError("power cut")
         real_write(path, data)
 
-    monkeypatch.setattr(refile, "write_json_atomic", crash_on_new_sidecar)
+    monkeypatch.setattr(moves, "write_json_atomic", crash_on_new_sidecar)
     with Catalog(arc.catalog_path) as catalog, pytest.raises(OSError):
         refile.refile_tray(arc, catalog, make_classifier(arc, catalog))
     tray = archive_dir / str(first["record"])
     assert not tray.exists() and Path(f"{tray}.json").exists()  # half moved
-    monkeypatch.setattr(refile, "write_json_atomic", real_write)
+    monkeypatch.setattr(moves, "write_json_atomic", real_write)
     with Catalog(arc.catalog_path) as catalog:
-        assert refile.recover_refiles(arc, catalog) == 1
+        assert recover_moves(arc, catalog) == 1
     assert tray.exists() and Path(f"{tray}.json").exists()  # back in the tray, whole
     assert not list((archive_dir / "records" / "工作材料").rglob("*.pdf"))
     moved = json_lines(run_dangan("refile", "--json", "--archive", archive_dir).stdout)

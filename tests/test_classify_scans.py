@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from conftest import json_lines, make_archive, run_dangan
 
-from archive.classify import classify_text
-from archive.config import Archive
-from archive.keys import normalize_case_number
-from archive.roster_match import Roster
-from archive.rules import load_rules
+from archive.core.config import Archive
+from archive.core.keys import normalize_case_number
+from archive.intake.classify import classify_text
+from archive.intake.roster_match import Roster
+from archive.intake.rules import load_rules
 from samples.scans import ScanTruth, generate_scans
 
 pytestmark = pytest.mark.slow

@@ -107,9 +107,9 @@ def dying(real):
 os.replace = dying(os.replace)
 os.unlink = dying(os.unlink)
 Path.unlink = (lambda real: (lambda self, missing_ok=False: dying(real)(self, missing_ok=missing_ok)))(Path.unlink)
-from archive.config import Archive
-from archive.catalog import Catalog
-from archive.intake import Intake
+from archive.core.config import Archive
+from archive.records.catalog import Catalog
+from archive.intake.intake import Intake
 archive = Archive(Path(target))
 with archive.writer_lock(), Catalog(archive.catalog_path) as catalog:
     Intake(archive, catalog).run()

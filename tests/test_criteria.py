@@ -7,16 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from archive.criteria import (
+from archive.assess.criteria import (
     EVIDENCE_KINDS,
-    check_criteria,
     dump_standard,
     load_standard,
     standard_from_dict,
 )
-from archive.criteria_import import check_table, import_criteria, infer_evidence
-from archive.errors import ConfigError, ValidationError
-from archive.metrics import CATALOGUE
+from archive.assess.criteria_import import (
+    check_criteria,
+    check_table,
+    import_criteria,
+    infer_evidence,
+)
+from archive.assess.metrics import CATALOGUE
+from archive.core.errors import ConfigError, ValidationError
 from samples.criteria.make_tables import (
     SAMPLE_STANDARD,
     make_tables,

@@ -186,7 +186,7 @@ def test_reindex_gives_identical_answers(archive_dir: Path) -> None:
     catalog = archive_dir / ".dangan" / "catalog.sqlite"
 
     def snapshot() -> str:
-        from archive.catalog import Catalog
+        from archive.records.catalog import Catalog
 
         with Catalog(catalog) as cat:
             return cat.snapshot()

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from archive.config import ArchiveConfig
-from archive.keys import (
+from archive.core.config import ArchiveConfig
+from archive.core.keys import (
     chinese_to_int,
     find_case_numbers,
     find_dates,
@@ -16,7 +16,7 @@ from archive.keys import (
     is_valid_licence,
     normalize_case_number,
 )
-from archive.pathkeys import keys_from_path
+from archive.intake.pathkeys import keys_from_path
 
 
 @pytest.mark.parametrize(

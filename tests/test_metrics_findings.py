@@ -8,21 +8,22 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from archive.criteria import load_standard
-from archive.errors import ValidationError
-from archive.findings import (
+from archive.assess.audit_inputs import SAMPLE_STANDARD
+from archive.assess.criteria import load_standard
+from archive.assess.findings import (
     check_findings,
     load_findings,
     parse_date,
     write_findings_xlsx,
 )
-from archive.metrics import (
+from archive.assess.metrics import (
     check_metrics,
     load_metrics,
     missing_metrics,
     normalise_period,
     write_metrics_template,
 )
+from archive.core.errors import ValidationError
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "criteria"
 SEED_001 = Path("/work/shared/seeds/001_ee90457598df00c9.txt")
@@ -30,7 +31,7 @@ SEED_001 = Path("/work/shared/seeds/001_ee90457598df00c9.txt")
 
 @pytest.fixture(scope="module")
 def standard():  # type: ignore[no-untyped-def]
-    return load_standard(SAMPLES / "sample_standard.yaml")
+    return load_standard(SAMPLE_STANDARD)
 
 
 # ------------------------------------------------------------------------- metrics
@@ -154,7 +155,7 @@ def test_metrics_named_by_the_standard_are_accepted_with_a_unit(tmp_path: Path) 
 
 
 def test_excel_template_round_trip(tmp_path: Path, standard) -> None:  # type: ignore[no-untyped-def]
-    from archive.metrics import metrics_used
+    from archive.assess.metrics import metrics_used
 
     keys = metrics_used(standard)
     path = write_metrics_template(tmp_path / "指标.xlsx", "2011", keys)

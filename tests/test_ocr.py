@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from archive.keys import find_case_numbers, find_licence_numbers, normalize_case_number
+from archive.core.keys import find_case_numbers, find_licence_numbers, normalize_case_number
 from indexers.extract import Extraction, extract_document
 from indexers.ocr import OcrPool, to_array, turn
 from indexers.searchable_pdf import build_pdf, page_from_image

@@ -1,7 +1,7 @@
 """The GB/T 9704 rendering engine: model, .docx (docxtpl + LibreOffice) and PDF (weasyprint).
 
 Everything runs for real: documents are rendered from the committed templates, the .docx
-is converted by LibreOffice (private profile, fonts mapped by templates/docx/fonts.conf),
+is converted by LibreOffice (private profile, fonts mapped by archive/paperwork/templates/docx/fonts.conf),
 PDFs are inspected with poppler (pdffonts, pdfinfo, pdftotext -bbox) and page 1 is read
 back by tesseract (chi_sim).
 """
@@ -37,9 +37,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from archive import officialdoc as od
-from archive.errors import ArchiveError, NotFoundError, ValidationError
-from archive.officialdoc import (
+from archive.core.errors import ArchiveError, NotFoundError, ValidationError
+from archive.paperwork import officialdoc as od
+from archive.paperwork.officialdoc import (
     Attachment,
     Heading,
     OfficialDocument,
@@ -51,8 +51,8 @@ from archive.officialdoc import (
     parse_doc_number,
     parse_heading,
 )
-from archive.render_docx import DEFAULT_TEMPLATE, ooxml_out_of_order, render_docx
-from archive.render_pdf import HTML_DIR, render_pdf
+from archive.paperwork.render_docx import DEFAULT_TEMPLATE, ooxml_out_of_order, render_docx
+from archive.paperwork.render_pdf import HTML_DIR, render_pdf
 from samples.example_report import FINDINGS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -344,15 +344,16 @@ def test_committed_template_matches_its_builder(tmp_path: Path) -> None:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "build_templates", REPO / "templates" / "docx" / "build_templates.py"
+        "build_templates",
+        REPO / "archive" / "paperwork" / "templates" / "docx" / "build_templates.py",
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     rebuilt = module.build_official(tmp_path / "official.docx")
     assert rebuilt.read_bytes() == DEFAULT_TEMPLATE.read_bytes(), (
-        "templates/docx/official.docx differs from build_templates.py: "
-        "run python templates/docx/build_templates.py"
+        "archive/paperwork/templates/docx/official.docx differs from build_templates.py: "
+        "run python archive/paperwork/templates/docx/build_templates.py"
     )
 
 

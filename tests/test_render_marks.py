@@ -28,11 +28,11 @@ from _docs import (
 from docx.oxml.ns import qn
 from lxml import etree
 
-from archive import officialdoc as od
-from archive.errors import ValidationError
-from archive.officialdoc import OfficialDocument, Paragraph, TemplateError
-from archive.render_docx import ooxml_out_of_order, render_docx
-from archive.render_pdf import render_pdf
+from archive.core.errors import ValidationError
+from archive.paperwork import officialdoc as od
+from archive.paperwork.officialdoc import OfficialDocument, Paragraph, TemplateError
+from archive.paperwork.render_docx import ooxml_out_of_order, render_docx
+from archive.paperwork.render_pdf import render_pdf
 
 # --- 签发人 and 版记 (GB/T 9704-2012 7.2.4/7.2.5, 7.4) ------------------------------------
 

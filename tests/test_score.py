@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from conftest import json_lines, make_archive, run_dangan
 
-from archive.audit_inputs import load_inputs
-from archive.catalog import Catalog
-from archive.config import Archive
-from archive.score import MET, NA, ScoreReport, score_archive
+from archive.assess.audit_inputs import load_inputs
+from archive.assess.score import MET, NA, ScoreReport, score_archive
+from archive.core.config import Archive
+from archive.records.catalog import Catalog
 from samples.bench_archive import (
     GOOD_METRICS,
     YearInbox,

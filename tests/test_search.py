@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.errors import ArchiveError, LockedError
+from archive.core.errors import ArchiveError, LockedError
 from indexers.analyzer import fold, fold_with_map, segment
 from indexers.query import Case, DateRange, Exact, QueryError, Within, parse
 from indexers.search import IndexDoc, SearchIndex

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from archive.keys import find_case_numbers, find_licence_numbers, normalize_case_number
+from archive.core.keys import find_case_numbers, find_licence_numbers, normalize_case_number
 from indexers.extract import Extraction, extract_document
 from indexers.ocr import OcrPool
 from indexers.searchable_pdf import PdfPage, TextBox, build_pdf, page_from_image

@@ -12,7 +12,7 @@ from typing import Any
 
 from conftest import DANGAN, run_dangan
 
-from archive.config import Archive
+from archive.core.config import Archive
 from samples.badfiles import _jpeg, write_bad_inputs
 from samples.textpdf import make_households, write_licence_pdfs, write_roster_csv
 
@@ -152,7 +152,7 @@ def test_sees_the_running_watcher_refuses_a_second_and_forgets_a_killed_one(
 
 
 def test_shows_the_last_monthly_self_check(archive_dir: Path) -> None:
-    from archive.reports.selfcheck import save_snapshot, snapshot_path
+    from archive.paperwork.reports.selfcheck import save_snapshot, snapshot_path
 
     for month, earned in (("2024-10", 70.5), ("2024-11", 80)):
         save_snapshot(
@@ -177,13 +177,13 @@ def test_a_second_writer_waits_then_fails_naming_the_first(archive_dir: Path) ->
 
     import pytest
 
-    from archive.errors import LockedError
+    from archive.core.errors import LockedError
 
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from archive.config import Archive\n"
+            "import sys, time; from pathlib import Path; from archive.core.config import Archive\n"
             "with Archive(Path(sys.argv[1])).writer_lock():\n"
             "    print('held', flush=True); time.sleep(30)\n",
             str(archive_dir),

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import DANGAN, run_dangan
 
-from archive.stability import StabilityTracker
+from archive.intake.stability import StabilityTracker
 from samples.badfiles import _jpeg
 
 

@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from archive.criteria import Standard, load_standard
-
-SAMPLE_STANDARD = Path(__file__).with_name("sample_standard.yaml")
+from archive.assess.audit_inputs import SAMPLE_STANDARD
+from archive.assess.criteria import Standard, load_standard
 
 HEADERS = ("考核项目", "考核要素", "序号", "考核内容", "评分标准", "标准分")
 _CN = "一二三四五六七八九十"

@@ -1,0 +1,262 @@
+"""An archive on disk: its folders, its dangan.toml, and the writer lock."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import time
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archive.core.errors import ArchiveNotFound, ConfigError, LockedError
+
+CONFIG_NAME = "dangan.toml"
+
+# Dossier kinds an inbox folder can feed.
+DOSSIER_KINDS = ("household", "case", "meeting", "other")
+
+DEFAULT_KINDS: dict[str, str] = {
+    "许可证": "household",
+    "案卷": "case",
+    "会议记录": "meeting",
+    "其他": "other",
+}
+
+DEFAULT_MEETING_TYPES = (
+    "党员大会",
+    "支部委员会",
+    "支委会",
+    "党课",
+    "专销联动会议",
+    "打假协作会",
+    "联席会议",
+    "听证会",
+    "创建工作例会",
+    "党组会",
+    "局务会",
+)
+
+_TEMPLATE = """\
+# dangan 档案 — archive settings. Edit with any text editor (UTF-8).
+
+[bureau]
+name = "{bureau}"
+# County area codes (first digits of every licence number issued here).
+area_codes = [{area_codes}]
+
+[inbox]
+# Folder under inbox/ → what it holds: household (许可证档案), case (处罚案卷),
+# meeting (会议记录) or other (anything; filed by content, else the unresolved tray).
+kinds = {{ "许可证" = "household", "案卷" = "case", "会议记录" = "meeting", "其他" = "other" }}
+max_file_mb = 200           # larger files are quarantined
+max_pixels = 200000000      # images that would decompress larger are quarantined
+settle_seconds = 2.0        # a file is ready when size and mtime are unchanged this long
+rescan_seconds = 60         # the watcher's periodic full rescan
+
+[keys]
+# Case-number prefixes used by this bureau (others are still found by a generic rule).
+case_prefixes = [{case_prefixes}]
+meeting_types = [{meeting_types}]
+
+[ocr]
+enabled = true
+workers = 0                 # 0: one per CPU core
+"""
+
+
+def _quote_list(items: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(f'"{item}"' for item in items)
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    """The parsed dangan.toml."""
+
+    bureau: str = "示例县烟草专卖局"
+    area_codes: tuple[str, ...] = ()
+    kinds: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_KINDS))
+    max_file_bytes: int = 200 * 1024 * 1024
+    max_pixels: int = 200_000_000
+    settle_seconds: float = 2.0
+    rescan_seconds: float = 60.0
+    case_prefixes: tuple[str, ...] = ()
+    meeting_types: tuple[str, ...] = DEFAULT_MEETING_TYPES
+    ocr_enabled: bool = True
+    ocr_workers: int = 0
+
+
+def render_config(
+    bureau: str,
+    area_codes: tuple[str, ...] = (),
+    case_prefixes: tuple[str, ...] = (),
+) -> str:
+    """The text of a fresh dangan.toml."""
+    return _TEMPLATE.format(
+        bureau=bureau,
+        area_codes=_quote_list(area_codes),
+        case_prefixes=_quote_list(case_prefixes),
+        meeting_types=_quote_list(DEFAULT_MEETING_TYPES),
+    )
+
+
+def _expect(table: dict[str, object], key: str, kind: type, path: Path) -> object:
+    value = table[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{path}: {key} 应为 {kind.__name__}, 实为 {value!r}; 请修改该文件")
+    return value
+
+
+def parse_config(text: str, path: Path) -> ArchiveConfig:
+    """Parse dangan.toml text; every mistake is reported with the file and the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: 不是有效的 TOML ({exc}); 请修改该文件") from exc
+    bureau = data.get("bureau", {})
+    inbox = data.get("inbox", {})
+    keys = data.get("keys", {})
+    ocr = data.get("ocr", {})
+    cfg = ArchiveConfig()
+    values: dict[str, object] = {}
+    if "name" in bureau:
+        values["bureau"] = _expect(bureau, "name", str, path)
+    if "area_codes" in bureau:
+        codes = _expect(bureau, "area_codes", list, path)
+        values["area_codes"] = tuple(str(c) for c in codes)  # type: ignore[attr-defined]
+    if "kinds" in inbox:
+        kinds = _expect(inbox, "kinds", dict, path)
+        for name, kind in kinds.items():  # type: ignore[attr-defined]
+            if kind not in DOSSIER_KINDS:
+                raise ConfigError(
+                    f"{path}: inbox.kinds.{name} = {kind!r}, 应为 {'/'.join(DOSSIER_KINDS)} 之一"
+                )
+        values["kinds"] = dict(kinds)  # type: ignore[call-overload]
+    for key, attr, scale in (
+        ("max_file_mb", "max_file_bytes", 1024 * 1024),
+        ("max_pixels", "max_pixels", 1),
+    ):
+        if key in inbox:
+            values[attr] = int(_expect(inbox, key, int, path)) * scale  # type: ignore[call-overload]
+    for key in ("settle_seconds", "rescan_seconds"):
+        if key in inbox:
+            raw = inbox[key]
+            if not isinstance(raw, int | float) or isinstance(raw, bool) or raw < 0:
+                raise ConfigError(f"{path}: inbox.{key} 应为非负数, 实为 {raw!r}")
+            values[key] = float(raw)
+    if "case_prefixes" in keys:
+        values["case_prefixes"] = tuple(_expect(keys, "case_prefixes", list, path))  # type: ignore[arg-type]
+    if "meeting_types" in keys:
+        values["meeting_types"] = tuple(_expect(keys, "meeting_types", list, path))  # type: ignore[arg-type]
+    if "enabled" in ocr:
+        values["ocr_enabled"] = bool(_expect(ocr, "enabled", bool, path))
+    if "workers" in ocr:
+        values["ocr_workers"] = int(_expect(ocr, "workers", int, path))  # type: ignore[call-overload]
+    return ArchiveConfig(**{**cfg.__dict__, **values})
+
+
+def try_lock(fd: int) -> bool:
+    """Take an exclusive flock on ``fd`` without waiting; False when another process holds it.
+
+    The kernel drops the lock when its holder exits, however it exits: no stale locks.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    return True
+
+
+class Archive:
+    """The folders of one archive and its configuration."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.config_path = self.root / CONFIG_NAME
+        if not self.config_path.is_file():
+            raise ArchiveNotFound(
+                f"{self.root}: 不是档案库 (缺少 {CONFIG_NAME}); 先运行 dangan init"
+            )
+        self.config = parse_config(self.config_path.read_text(encoding="utf-8"), self.config_path)
+
+    inbox = property(lambda self: self.root / "inbox")
+    records = property(lambda self: self.root / "records")
+    quarantine = property(lambda self: self.root / "quarantine")
+    state = property(lambda self: self.root / ".dangan")
+    journal = property(lambda self: self.root / ".dangan" / "journal")
+    catalog_path = property(lambda self: self.root / ".dangan" / "catalog.sqlite")
+    index_dir = property(lambda self: self.root / ".dangan" / "index")
+    roster_path = property(lambda self: self.root / "roster.csv")
+
+    def ensure_layout(self) -> None:
+        for folder in (self.inbox, self.records, self.quarantine, self.journal):
+            folder.mkdir(parents=True, exist_ok=True)
+        for name in self.config.kinds:
+            (self.inbox / name).mkdir(exist_ok=True)
+
+    def kind_of(self, inbox_folder: str) -> str:
+        """The dossier kind fed by an inbox folder ("other" for unknown folders)."""
+        return self.config.kinds.get(inbox_folder, "other")
+
+    def check_layout(self) -> None:
+        """Refuse to run when records would be watched as inbox (or the reverse)."""
+        inbox, records = self.inbox.resolve(), self.records.resolve()
+        if records == inbox or inbox in records.parents or records in inbox.parents:
+            raise ConfigError(
+                f"records ({records}) 与 inbox ({inbox}) 相互包含; 监视会把已归档文件再次收入, "
+                "请把两者分开"
+            )
+
+    @contextlib.contextmanager
+    def writer_lock(self, wait_seconds: float = 30.0) -> Iterator[None]:
+        """Hold the archive's single-writer lock; wait a while, then fail clearly."""
+        self.state.mkdir(parents=True, exist_ok=True)
+        lock_path = self.state / "writer.lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + wait_seconds
+        try:
+            while not try_lock(fd):
+                if time.monotonic() >= deadline:
+                    holder = lock_path.read_text(encoding="utf-8", errors="replace").strip()
+                    raise LockedError(
+                        f"{self.root}: 另一个 dangan 进程正在写入 ({holder or '未知进程'}); "
+                        "请等待其结束后重试"
+                    )
+                time.sleep(0.1)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()}".encode())
+            yield
+        finally:
+            os.close(fd)
+
+
+def init_archive(
+    root: Path,
+    bureau: str,
+    area_codes: tuple[str, ...] = (),
+    case_prefixes: tuple[str, ...] = (),
+) -> Archive:
+    """Create an archive (idempotent on folders; never overwrites an existing dangan.toml)."""
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / CONFIG_NAME
+    if not config.exists():
+        config.write_text(render_config(bureau, area_codes, case_prefixes), encoding="utf-8")
+    archive = Archive(root)
+    archive.ensure_layout()
+    return archive
+
+
+def find_archive(start: Path) -> Archive:
+    """The archive containing ``start`` (it or its nearest parent holding dangan.toml)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return Archive(folder)
+    raise ArchiveNotFound(
+        f"{start}: 不在任何档案库中 (未找到 {CONFIG_NAME}); 用 --archive 指定, 或先运行 dangan init"
+    )

@@ -1,0 +1,490 @@
+"""Content-based filing: a document's type and keys from its text.
+
+:func:`classify_text` is pure: text in, :class:`Classification` out (type by the editable
+rules of :mod:`archive.intake.rules`, licence and case numbers, dates, the retailer matched against
+the roster even with an OCR slip, meeting type, date, attendees, host and topic).
+:func:`apply_classification` merges that into the keys a file's path gave and says what
+disagrees (findings ``title_mismatch`` and ``key_mismatch``). :func:`make_classifier` is the
+hook :class:`archive.intake.intake.Intake` calls for every file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from archive.core.config import ArchiveConfig
+from archive.core.dockeys import DocKeys
+from archive.core.keys import find_case_numbers, find_dates, find_licence_numbers, to_halfwidth
+from archive.intake.roster_match import Roster
+from archive.intake.rules import Pattern, Rules, compact, load_rules
+
+if TYPE_CHECKING:
+    from archive.core.config import Archive
+    from archive.records.catalog import Catalog
+
+Finding = dict[str, str]
+Classifier = Callable[[DocKeys, str], tuple[DocKeys, list[Finding]]]
+
+# Fewer meaningful characters than this: OCR failed or the page is blank; decide nothing.
+MIN_TEXT_CHARS = 8
+# Unlabelled retailer names are looked for in this many characters from the top of the text.
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_SPLIT_PEOPLE = re.compile(r"[、,，;；/\s]+")
+_VALUE_END = re.compile(r"[\s,，;；。()（）:：]")
+# OCR reads the brackets of 潼烟罚〔2011〕12号 as almost anything; make them brackets again.
+_BRACKET_LIKE = "〔〕[]【】［］（）()﹝﹞〖〗{}<>《》Il|!1CcLJ丨「」"
+
+
+@dataclass
+class Classification:
+    """What the text of one document says about it."""
+
+    doc_type: str | None = None
+    confidence: float = 0.0
+    confident: bool = False
+    scores: dict[str, float] = field(default_factory=dict)  # the best few, for explaining
+    licence_no: str | None = None
+    licence_nos: list[str] = field(default_factory=list)
+    case_no: str | None = None
+    case_nos: list[str] = field(default_factory=list)
+    retailer: str | None = None  # the roster's spelling when matched
+    retailer_licence: str | None = None  # the roster licence of that retailer
+    dates: list[dt.date] = field(default_factory=list)
+    date: dt.date | None = None  # the document's own date (signature, issue, meeting)
+    meeting_type: str | None = None
+    meeting_confident: bool = False  # the meeting type was read in the title lines
+    meeting_date: dt.date | None = None
+    attendees: list[str] = field(default_factory=list)
+    host: str | None = None
+    topic: str | None = None
+    empty: bool = False  # no usable text (OCR failed, blank page)
+
+
+# ---------------------------------------------------------------- text shape
+
+
+def _pages(text: str) -> list[list[str]]:
+    """Non-blank lines of each page (pages are separated by form feeds)."""
+    return [[ln for ln in page.splitlines() if ln.strip()] for page in text.split("\f")]
+
+
+def _head(pages: list[list[str]], count: int) -> list[str]:
+    """The first ``count`` lines of the first page that has any."""
+    for lines in pages:
+        if lines:
+            return lines[:count]
+    return []
+
+
+# ---------------------------------------------------------------- type scoring
+
+
+def _fuzzy_spans(word: str, line: str) -> list[tuple[int, int]]:
+    """Spans of ``line`` equal to ``word`` but for one character (OCR misread one)."""
+    n = len(word)
+    if n < 4:
+        return []
+    out = []
+    for start in range(len(line) - n + 1):
+        wrong = 0
+        for a, b in zip(word, line[start : start + n], strict=True):
+            if a != b:
+                wrong += 1
+                if wrong > 1:
+                    break
+        if wrong == 1:
+            out.append((start, start + n))
+    return out
+
+
+def _title_winners(line: str, rules: Rules, *, fuzzy: bool) -> set[str]:
+    """Types whose title is the head of ``line`` (the hit ending last, then the longest).
+
+    Chinese titles put their head noun last: 烟草专卖零售许可证申请表 is an 申请表.
+    """
+    hits: list[tuple[int, int, str]] = []
+    for rule in rules.types.values():
+        for pattern in rule.titles:
+            spans = (
+                pattern.spans(line)
+                if not fuzzy
+                else ([] if pattern.regex else _fuzzy_spans(pattern.text, line))
+            )
+            hits.extend((end, end - start, rule.name) for start, end in spans)
+    if not hits:
+        return set()
+    best = max((end, length) for end, length, _ in hits)
+    return {name for end, length, name in hits if (end, length) == best}
+
+
+def _is_title_line(line: str, patterns: tuple[Pattern, ...]) -> bool:
+    for pattern in patterns:
+        for start, end in pattern.spans(line):
+            if len(line) - (end - start) <= 4:
+                return True
+    return False
+
+
+def _score_types(pages: list[list[str]], rules: Rules) -> dict[str, float]:
+    w = rules.weights
+    first = next((i for i, lines in enumerate(pages) if lines), 0)
+    # A title is not the value of a label (送达文书:行政处罚决定书 is a 送达回证's line).
+    head = [compact(ln).split(":")[0] for ln in pages[first][: rules.head_lines]] if pages else []
+    scores = dict.fromkeys(rules.types, 0.0)
+    titled: set[str] = set()
+    for fuzzy, weight in ((False, w.title), (True, w.title_fuzzy)):
+        for line in head:
+            winners = _title_winners(line, rules, fuzzy=fuzzy)
+            for name in winners - titled:
+                scores[name] += weight
+            titled |= winners
+        if titled:
+            break
+    body = [compact(ln) for lines in pages for ln in lines]
+    skip = sum(len(lines) for lines in pages[:first]) + len(head)
+    rest = body[skip:]
+    whole = "\n".join(body)
+    lined: set[str] = set()
+    longest = max((len(t.text) for r in rules.types.values() for t in r.titles), default=0)
+    for line in rest:  # a title standing alone further on: a second document bound in
+        if len(line) > longest + 4:
+            continue
+        for name in _title_winners(line, rules, fuzzy=False) - titled - lined:
+            if _is_title_line(line, rules.types[name].titles):
+                scores[name] += w.title_line
+                lined.add(name)
+    for rule in rules.types.values():
+        scores[rule.name] += w.keyword * sum(1 for p in rule.keywords if whole in p)
+        scores[rule.name] -= w.negative * sum(1 for p in rule.negative if whole in p)
+    return scores
+
+
+def _decide_type(scores: dict[str, float], rules: Rules) -> tuple[str | None, float, bool]:
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    if not ranked or ranked[0][1] <= 0:
+        return None, 0.0, False
+    best_name, best = ranked[0]
+    second = max((s for n, s in ranked[1:] if not rules.same_type(n, best_name)), default=0.0)
+    second = max(second, 0.0)
+    full = rules.weights.title + 2 * rules.weights.keyword
+    confidence = round(min(1.0, best / full) * (best - second) / best, 2)
+    confident = best >= rules.min_score and best - second >= rules.min_margin
+    return best_name, confidence, confident
+
+
+# ---------------------------------------------------------------- meetings
+
+
+def _find_meeting(
+    pages: list[list[str]], rules: Rules, meeting_doc: bool
+) -> tuple[str | None, bool]:
+    """(meeting type, read in the title lines?)."""
+    head = [compact(ln) for ln in _head(pages, rules.head_lines)]
+    for fuzzy in (False, True):
+        for line in head:
+            best: tuple[int, str] | None = None
+            for rule in rules.meetings.values():
+                for pattern in rule.titles:
+                    if fuzzy:
+                        spans = [] if pattern.regex else _fuzzy_spans(pattern.text, line)
+                    else:
+                        spans = pattern.spans(line)
+                    for start, end in spans:
+                        if best is None or end - start > best[0]:
+                            best = (end - start, rule.name)
+            if best is not None:
+                return best[1], True
+    if meeting_doc:
+        whole = compact("\n".join(ln for lines in pages for ln in lines))
+        first: tuple[int, int, str] | None = None
+        for rule in rules.meetings.values():
+            for pattern in rule.titles:
+                for start, end in pattern.spans(whole)[:1]:
+                    if first is None or (start, -(end - start)) < (first[0], -first[1]):
+                        first = (start, end - start, rule.name)
+        if first is not None:
+            return first[2], False
+    return None, False
+
+
+# ---------------------------------------------------------------- labelled values
+
+
+def _label_regex(labels: tuple[str, ...], *, line_start: bool) -> re.Pattern[str] | None:
+    if not labels:
+        return None
+    alts = "|".join(re.escape(x) for x in sorted(labels, key=len, reverse=True))
+    if line_start:
+        return re.compile(rf"^\s*(?:{alts})\s*[:：]?\s*(.*)$")
+    # Short labels (户名, 单位) must not be the tail of a longer word (发证单位).
+    short = [x for x in labels if len(x) <= 2]
+    long_ = [x for x in labels if len(x) > 2]
+    parts = []
+    if long_:
+        parts.append(
+            "(?:" + "|".join(re.escape(x) for x in sorted(long_, key=len, reverse=True)) + ")"
+        )
+    if short:
+        parts.append(r"(?<![\u4e00-\u9fff])(?:" + "|".join(re.escape(x) for x in short) + ")")
+    return re.compile("(?:" + "|".join(parts) + r")\s*[:：]\s*(\S.*)$")
+
+
+def _labelled(lines: list[str], labels: tuple[str, ...], *, line_start: bool) -> list[str]:
+    """Values after ``label:`` in ``lines`` (in order), raw (half-width, not compacted)."""
+    regex = _label_regex(labels, line_start=line_start)
+    if regex is None:
+        return []
+    out = []
+    for line in lines:
+        match = regex.search(to_halfwidth(line))
+        if match and match.group(1).strip():
+            out.append(match.group(1).strip())
+    return out
+
+
+def _first_token(value: str) -> str:
+    return _VALUE_END.split(value.strip(), maxsplit=1)[0]
+
+
+def _people(value: str) -> list[str]:
+    out = []
+    for token in _SPLIT_PEOPLE.split(value.strip().rstrip("。.")):
+        token = re.sub(r"(等|同志|等人|等同志)$", "", token.strip("。.:："))
+        if token and token not in out and len(token) <= 12:
+            out.append(token)
+    return out
+
+
+def _dates_after(lines: list[str], labels: tuple[str, ...]) -> dt.date | None:
+    """The first date on a line that carries one of ``labels`` (labels tried in order)."""
+    for label in labels:
+        for line in lines:
+            half = to_halfwidth(line)
+            at = half.find(label)
+            if at >= 0:
+                dates = find_dates(half[at:])
+                if dates:
+                    return dates[0]
+    return None
+
+
+# ---------------------------------------------------------------- keys
+
+
+def _normalise_brackets(text: str, prefixes: tuple[str, ...]) -> str:
+    """``潼烟罚C2011]第12号`` → ``潼烟罚〔2011〕第12号`` around a known prefix."""
+    if not prefixes:
+        return text
+    alts = "|".join(
+        r"\s*".join(re.escape(ch) for ch in p) for p in sorted(prefixes, key=len, reverse=True)
+    )
+    cls = re.escape(_BRACKET_LIKE)
+    pattern = re.compile(
+        rf"({alts})\s*[{cls}]?\s*((?:19|20)(?:\s?\d){{2}})\s*[{cls}]?\s*(第?)\s*"
+        rf"(\d(?:\s?\d){{0,4}})\s*号"
+    )
+    return pattern.sub(
+        lambda m: (
+            f"{compact(m.group(1))}〔{compact(m.group(2))}〕{m.group(3)}{compact(m.group(4))}号"
+        ),
+        text,
+    )
+
+
+def _case_numbers(text: str, config: ArchiveConfig, case_doc: bool) -> list[str]:
+    half = to_halfwidth(text)
+    found = find_case_numbers(_normalise_brackets(half, config.case_prefixes), config.case_prefixes)
+    if not found and (case_doc or not config.case_prefixes):
+        found = find_case_numbers(half)
+    return found
+
+
+def _licence_numbers(lines: list[str], text: str, rules: Rules, config: ArchiveConfig) -> list[str]:
+    """Valid licence numbers, those after a licence label first."""
+    labelled: list[str] = []
+    for value in _labelled(lines, rules.label("licence"), line_start=False):
+        for number in find_licence_numbers(value, config.area_codes):
+            if number not in labelled:
+                labelled.append(number)
+    rest = [n for n in find_licence_numbers(text, config.area_codes) if n not in labelled]
+    return labelled + rest
+
+
+def classify_text(
+    text: str,
+    rules: Rules,
+    roster: Roster | None = None,
+    config: ArchiveConfig | None = None,
+) -> Classification:
+    """Everything the text of one document says about its type and keys. Pure."""
+    config = config or ArchiveConfig()
+    roster = roster or Roster.empty()
+    if len(_CJK.findall(text)) + sum(ch.isdigit() for ch in text) < MIN_TEXT_CHARS:
+        return Classification(empty=True)
+    pages = _pages(text)
+    lines = [ln for page in pages for ln in page]
+    out = Classification()
+    out.scores = _score_types(pages, rules)
+    out.doc_type, out.confidence, out.confident = _decide_type(out.scores, rules)
+    out.scores = dict(sorted(out.scores.items(), key=lambda kv: -kv[1])[:4])
+    dossiers = rules.types[out.doc_type].dossiers if out.doc_type else ()
+    out.licence_nos = _licence_numbers(lines, text, rules, config)
+    out.licence_no = out.licence_nos[0] if out.licence_nos else None
+    out.case_nos = _case_numbers(text, config, "case" in dossiers)
+    out.case_no = out.case_nos[0] if out.case_nos else None
+    out.dates = find_dates(text)
+    meeting_doc = "meeting" in dossiers
+    out.meeting_type, out.meeting_confident = _find_meeting(pages, rules, meeting_doc)
+    if out.confident and not meeting_doc:  # 听证会通知书 is a case paper, not minutes
+        out.meeting_type, out.meeting_confident = None, False
+    if out.meeting_type or meeting_doc:
+        head = lines[: rules.head_lines + 6]
+        out.meeting_date = _dates_after(head, rules.label("meeting_date")) or (
+            out.dates[0] if out.dates else None
+        )
+        for value in _labelled(lines, rules.label("attendees"), line_start=True)[:1]:
+            out.attendees = _people(value)
+        hosts = _labelled(lines, rules.label("host"), line_start=True)
+        out.host = _first_token(hosts[0]) or None if hosts else None
+        topics = _labelled(lines, rules.label("topic"), line_start=True)
+        out.topic = topics[0].rstrip("。.") or None if topics else None
+        out.date = out.meeting_date
+    else:
+        out.date = _dates_after(lines, rules.label("doc_date")) or (
+            out.dates[-1] if out.dates else None
+        )
+    labelled = [
+        _first_token(v) for v in _labelled(lines, rules.label("retailer"), line_start=False)
+    ]
+    labelled = list(dict.fromkeys(v for v in labelled if v))
+    match = roster.match(compact(text), labelled[:3], out.licence_nos)
+    if match is not None:
+        out.retailer, out.retailer_licence = match
+    elif labelled and labelled[0]:
+        out.retailer = compact(labelled[0])
+    return out
+
+
+# ---------------------------------------------------------------- merging with the path
+
+
+def _mismatch(claimed: str, found: str) -> Finding:
+    return {"code": "title_mismatch", "message": f"文件名为「{claimed}」, 内容为「{found}」"}
+
+
+def _key_mismatch(what: str, path_value: str, content_value: str) -> Finding:
+    return {
+        "code": "key_mismatch",
+        "message": f"文件路径中的{what}为「{path_value}」, 内容中为「{content_value}」; "
+        "已按路径归档, 请核对",
+    }
+
+
+def _place_other(keys: DocKeys, c: Classification, rules: Rules) -> None:
+    """Choose the dossier kind of a document dropped where nothing said what it is (in place).
+
+    Work materials (实施方案 …) stay "other" (filed by type and year). Any other paper goes to
+    the dossier its keys name, its type's kinds first; a household, case or meeting paper
+    whose key is not known yet takes its type's kind unresolved: it waits in the tray (not
+    among the work materials) until a roster import or a refile finds its dossier.
+    """
+    rule = rules.types.get(keys.doc_type or "")
+    kinds = rule.dossiers if rule is not None else ()
+    if "other" in kinds:
+        return
+    order = [k for k in kinds if k != "other"]
+    order += [k for k in ("household", "case", "meeting") if k not in order]
+    for kind in order:
+        if dataclasses.replace(keys, dossier_kind=kind).resolved:
+            keys.dossier_kind = kind
+            return
+    if kinds:
+        keys.dossier_kind = kinds[0]
+
+
+def apply_classification(
+    keys: DocKeys, c: Classification, rules: Rules
+) -> tuple[DocKeys, list[Finding]]:
+    """Keys from the path, completed and checked by what the content says. Pure.
+
+    Path keys win over content keys (a key that disagrees gives ``key_mismatch``); the
+    document type and the meeting type follow the content when it is confident (a name that
+    claims another gives ``title_mismatch``). Nothing changes when the text is empty.
+    """
+    new = dataclasses.replace(keys, attendees=list(keys.attendees), notes=list(keys.notes))
+    if c.empty:  # no text: decide nothing, but a named 营业执照 is no work material
+        if new.dossier_kind == "other":
+            _place_other(new, c, rules)
+        return (keys, []) if new == keys else (new, [])
+    findings: list[Finding] = []
+    was_resolved = keys.resolved
+    claimed = keys.doc_type
+    if c.confident and c.doc_type:
+        if claimed and not rules.same_type(claimed, c.doc_type):
+            findings.append(_mismatch(claimed, c.doc_type))
+        new.doc_type = c.doc_type
+    if c.meeting_type and new.dossier_kind in ("meeting", "other"):
+        path_meeting = rules.canonical_meeting(keys.meeting_type) or keys.meeting_type
+        if keys.meeting_type is None:
+            new.meeting_type = c.meeting_type
+        elif path_meeting != c.meeting_type and c.meeting_confident:
+            findings.append(_mismatch(keys.meeting_type, c.meeting_type))
+            new.meeting_type = c.meeting_type
+    # licence and case numbers: fill what the path lacked; never overrule it
+    if c.licence_no:
+        if keys.licence_no is None:
+            new.licence_no = c.licence_no
+        elif keys.licence_no not in c.licence_nos and new.dossier_kind == "household":
+            findings.append(_key_mismatch("许可证号", keys.licence_no, c.licence_no))
+    elif (
+        keys.licence_no is None
+        and c.retailer_licence
+        and (
+            new.dossier_kind == "household"
+            or (c.confident and c.doc_type and "household" in rules.types[c.doc_type].dossiers)
+        )
+    ):
+        new.licence_no = c.retailer_licence
+        new.notes.append(f"许可证号按户名「{c.retailer}」从名册取得")
+    if c.case_no:
+        if keys.case_no is None:
+            new.case_no = c.case_no
+        elif keys.case_no not in c.case_nos and new.dossier_kind == "case":
+            findings.append(_key_mismatch("案号", keys.case_no, c.case_no))
+    if c.retailer and not keys.retailer:
+        new.retailer = c.retailer
+    if c.date is not None:
+        if keys.date is None:
+            new.date = c.date
+            if keys.year is None or new.dossier_kind != "meeting":
+                new.year = c.date.year
+        elif keys.date != c.date and new.dossier_kind == "meeting" and c.meeting_date:
+            findings.append(
+                _key_mismatch("会议日期", keys.date.isoformat(), c.meeting_date.isoformat())
+            )
+    if not keys.attendees and c.attendees:
+        new.attendees = list(c.attendees)
+    new.host = keys.host or c.host
+    new.topic = keys.topic or c.topic
+    if new.dossier_kind == "other":
+        _place_other(new, c, rules)
+    if not was_resolved and new.resolved:
+        new.source = "content"
+    return new, findings
+
+
+def make_classifier(archive: Archive, catalog: Catalog) -> Classifier:
+    """The intake hook: rules (defaults + ``<archive>/rules.yaml``) and roster, loaded once."""
+    rules = load_rules(archive.root)
+    roster = Roster.from_rows(dict(r) for r in catalog.households())
+    config = archive.config
+
+    def classify(keys: DocKeys, text: str) -> tuple[DocKeys, list[Finding]]:
+        return apply_classification(keys, classify_text(text, rules, roster, config), rules)
+
+    return classify

@@ -1,0 +1,505 @@
+"""Intake: every dropped file ends filed in the records or in quarantine with a reason.
+
+One file at a time, under the archive's writer lock: decode its name, preflight it by
+content, hash it, skip it if its content is already filed, read its text, work out its
+keys, publish it atomically, record it in the catalog, and only then remove it from the
+inbox. Errors are caught at the per-file boundary only: one bad file never stops a batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import shutil
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from archive.core.clock import Clock, local_now
+from archive.core.config import Archive
+from archive.core.dockeys import DocKeys
+from archive.core.errors import ArchiveError
+from archive.core.names import decode_relpath, is_ignored, safe_component
+from archive.intake.pathkeys import keys_from_path
+from archive.intake.preflight import Preflight, Rejection, preflight
+from archive.records.catalog import Catalog
+from archive.records.store import (
+    SIDECAR_SCHEMA,
+    ChecksumMismatch,
+    Derivative,
+    dossier_folder,
+    journal_done,
+    next_record_name,
+    publish,
+    recover,
+    sha256_file,
+    write_json_atomic,
+)
+
+
+class PageLike(Protocol):
+    number: int
+    text: str
+    source: str
+    rotation: int
+    confidence: float | None
+    error: str | None
+
+
+class ExtractionLike(Protocol):
+    """What an extractor returns (indexers.extract.Extraction satisfies it)."""
+
+    pages: list[Any]
+    searchable_pdf: bytes | None
+
+    @property
+    def text(self) -> str: ...
+
+
+Extractor = Callable[[Path, Preflight], "ExtractionLike | None"]
+# (keys from the path, full text, roster) → keys (updated) and findings.
+Classifier = Callable[[DocKeys, str], tuple[DocKeys, list[dict[str, str]]]]
+
+
+@dataclass
+class _Prefetch:
+    """A file's preflight and text, read ahead of its turn to be filed."""
+
+    checked: Preflight
+    extraction: ExtractionLike | None
+
+
+@dataclass
+class Outcome:
+    """What happened to one source file (one JSON object of ``dangan ingest --json``)."""
+
+    source: str
+    outcome: str  # filed | unfiled | duplicate | quarantined | skipped
+    sha256: str | None = None
+    record: str | None = None
+    kind: str | None = None
+    keys: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    code: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _pages_json(extraction: ExtractionLike | None) -> dict[str, Any]:
+    if extraction is None:
+        return {"pages": [], "legible": None}
+    pages = []
+    for page in extraction.pages:
+        quality = getattr(page, "quality", None)
+        pages.append(
+            {
+                "number": page.number,
+                "text": page.text,
+                "source": page.source,
+                "rotation": getattr(page, "rotation", 0),
+                "confidence": getattr(page, "confidence", None),
+                "error": getattr(page, "error", None),
+                "quality": None if quality is None else dict(quality.__dict__),
+            }
+        )
+    verdicts = [p["quality"]["verdict"] for p in pages if p["quality"]]
+    legible = None if not verdicts else all(v == "清晰" for v in verdicts)
+    return {"pages": pages, "legible": legible}
+
+
+class Intake:
+    """Files sources into an archive. Use within ``archive.writer_lock()``."""
+
+    def __init__(
+        self,
+        archive: Archive,
+        catalog: Catalog,
+        *,
+        clock: Clock = local_now,
+        extractor: Extractor | None = None,
+        classifier: Classifier | None = None,
+        settle_seconds: float | None = None,
+        on_filed: Callable[[str, dict[str, Any]], None] | None = None,
+        prefetch: int = 1,
+    ) -> None:
+        self.archive = archive
+        self.catalog = catalog
+        self.clock = clock
+        self.extractor = extractor
+        self.classifier = classifier
+        self.settle = archive.config.settle_seconds if settle_seconds is None else settle_seconds
+        self.on_filed = on_filed
+        self.prefetch = prefetch
+        self.recovered = self._recover()
+
+    # ------------------------------------------------------------ recovery
+
+    def _recover(self) -> int:
+        """Finish or undo publishes a crash interrupted; drop stale quarantine notes."""
+        count = 0
+        for item in recover(self.archive.journal):
+            if item.completed:
+                from archive.records.store import read_sidecar, sidecar_of
+
+                side = read_sidecar(sidecar_of(item.record))
+                self.catalog.upsert(self._rel(item.record), side)
+                source = item.source
+                if (
+                    self._in_inbox(source)
+                    and source.exists()
+                    and sha256_file(source) == item.sha256
+                ):
+                    source.unlink()
+            journal_done(self.archive.journal, item.sha256)
+            count += 1
+        return count
+
+    # ------------------------------------------------------------ helpers
+
+    def _rel(self, path: Path) -> str:
+        return path.relative_to(self.archive.records).as_posix()
+
+    def _in_inbox(self, path: Path) -> bool:
+        try:
+            (path.parent.resolve() / path.name).relative_to(self.archive.inbox.resolve())
+            return True
+        except ValueError:
+            return False
+
+    def _now(self) -> str:
+        return self.clock().isoformat()
+
+    def _event(self, name: str, detail: str = "") -> dict[str, str]:
+        return {"at": self._now(), "event": name, "detail": detail}
+
+    # ------------------------------------------------------------ sources
+
+    def inbox_files(self) -> Iterator[tuple[Path, Path]]:
+        """(file, root) for every candidate in the inbox, in a stable order."""
+        yield from _walk(self.archive.inbox)
+
+    def run(
+        self,
+        paths: Iterable[Path] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Outcome]:
+        """Process the inbox (``paths=None``) or the given files and folders, once."""
+        if paths is None:
+            todo = list(self.inbox_files())
+        else:
+            todo = []
+            for path in paths:
+                if path.is_dir():
+                    todo.extend(_walk(path))
+                else:
+                    todo.append((path, path.parent))
+        outcomes = []
+        for index, (path, root, pre) in enumerate(self._prefetched(todo), 1):
+            outcome = self.process(path, root, pre)
+            if outcome is not None:
+                outcomes.append(outcome)
+            if progress is not None:
+                progress(index, len(todo))
+        return outcomes
+
+    def _prefetched(
+        self, todo: list[tuple[Path, Path]]
+    ) -> Iterator[tuple[Path, Path, _Prefetch | None]]:
+        """The files in order, each with its preflight and text read ahead by ``prefetch``
+        threads (so an OCR pool of N workers reads N documents at once); filing stays
+        sequential and in order."""
+        if self.prefetch <= 1 or self.extractor is None or len(todo) < 2:
+            for path, root in todo:
+                yield path, root, None
+            return
+        with ThreadPoolExecutor(self.prefetch, thread_name_prefix="dangan-read") as pool:
+            pending: deque[tuple[Path, Path, Future[_Prefetch | None]]] = deque()
+            upcoming = iter(todo)
+            for path, root in itertools.islice(upcoming, self.prefetch + 1):
+                pending.append((path, root, pool.submit(self._read_ahead, path, root)))
+            while pending:
+                path, root, future = pending.popleft()
+                for nxt, nroot in itertools.islice(upcoming, 1):
+                    pending.append((nxt, nroot, pool.submit(self._read_ahead, nxt, nroot)))
+                yield path, root, future.result()
+
+    def _read_ahead(self, path: Path, root: Path) -> _Prefetch | None:
+        """Preflight and extract one file off the main thread; ``None`` leaves it to the main
+        thread (which then reports whatever went wrong)."""
+        try:
+            if is_ignored(path.name):
+                return None
+            parts = decode_relpath(path.relative_to(root))
+            if parts is None:
+                return None
+            checked = preflight(path, self.archive.config, parts[-1])
+            if checked.rejection is not None or self.extractor is None:
+                return _Prefetch(checked, None)
+            return _Prefetch(checked, self.extractor(path, checked))
+        except Exception:
+            return None
+
+    def process(self, path: Path, root: Path, pre: _Prefetch | None = None) -> Outcome | None:
+        """File one source; ``None`` when it is litter or not yet settled."""
+        if is_ignored(path.name):
+            return None
+        try:
+            if self._in_inbox(path) and self.settle > 0:
+                age = time.time() - path.lstat().st_mtime
+                if age < self.settle:
+                    return None
+            return self._process(path, root, pre)
+        except FileNotFoundError:
+            return Outcome(
+                str(path), "skipped", reason="处理过程中文件被移走或删除", code="vanished"
+            )
+        except ChecksumMismatch as exc:
+            return Outcome(
+                str(path), "skipped", reason=f"文件仍在写入, 稍后再处理 ({exc})", code="changing"
+            )
+        except Exception as exc:  # the per-file boundary: record, set aside, go on
+            try:
+                return self._quarantine(
+                    path, root, Rejection("internal_error", repr(exc)[:200]), None
+                )
+            except Exception as again:  # leave it in the inbox, say why, go on
+                return Outcome(
+                    _display(path),
+                    "skipped",
+                    reason=f"处理失败且无法隔离, 文件留在原处: {again!r}",
+                    code="internal_error",
+                )
+
+    # ------------------------------------------------------------ one file
+
+    def _process(self, path: Path, root: Path, pre: _Prefetch | None = None) -> Outcome:
+        rel = path.relative_to(root)
+        parts = decode_relpath(rel)
+        if parts is None:
+            return self._quarantine(
+                path, root, Rejection("name_undecodable", os.fsencode(rel.name).hex()), None
+            )
+        display = parts[-1]
+        checked = pre.checked if pre is not None else preflight(path, self.archive.config, display)
+        if checked.rejection is not None:
+            return self._quarantine(path, root, checked.rejection, None, parts)
+        sha = sha256_file(path)
+        existing = self.catalog.by_sha(sha)
+        if existing is not None:
+            return self._duplicate(path, root, sha, existing["path"], parts)
+        from_inbox = self._in_inbox(path)
+        kind_folder = parts[0] if len(parts) > 1 else ""
+        kind = (
+            self.archive.kind_of(kind_folder)
+            if kind_folder in self.archive.config.kinds
+            else "other"
+        )
+        key_parts = parts[1:] if kind_folder in self.archive.config.kinds else parts
+        keys = keys_from_path(key_parts, kind, self.archive.config)
+        claimed = keys.doc_type
+        try:
+            if pre is not None and pre.extraction is not None:
+                extraction: ExtractionLike | None = pre.extraction
+            else:
+                extraction = self.extractor(path, checked) if self.extractor else None
+        except ArchiveError as exc:  # e.g. indexers' ExtractError: every page unreadable
+            return self._quarantine(
+                path, root, Rejection("unreadable_content", exc.message), sha, parts
+            )
+        findings: list[dict[str, str]] = []
+        if self.classifier is not None:
+            keys, findings = self.classifier(keys, extraction.text if extraction else "")
+        for note in checked.notes:
+            if "扩展名" in note:
+                findings.append({"code": "extension_mismatch", "message": note})
+        pages_json = _pages_json(extraction)
+        if pages_json["legible"] is False:
+            bad = [
+                f"第{p['number']}页: {'; '.join(p['quality']['reasons'])}"
+                for p in pages_json["pages"]
+                if p["quality"] and p["quality"]["verdict"] != "清晰"
+            ]
+            findings.append({"code": "illegible", "message": "扫描件不清晰: " + " / ".join(bad)})
+        if keys.dossier_kind == "household" and keys.licence_no:
+            roster = self.catalog.household(keys.licence_no)
+            if roster is not None:
+                keys.retailer = roster["name"]
+        if keys.dossier_kind == "other" and keys.year is None:
+            keys.year = self.clock().year  # work materials without a year: the year they were filed
+        dossier_kind, dossier_key, folder = dossier_folder(self.archive.records, keys)
+        label = keys.doc_type or safe_component(Path(display).stem)
+        record = folder / next_record_name(folder, label, checked.extension)
+        source_label = "inbox/" + "/".join(parts) if from_inbox else str(path)
+        events = [
+            self._event("received", source_label),
+            self._event(
+                "checked",
+                f"{checked.mime}, {checked.pages or '?'} 页"
+                + "".join(f"; {n}" for n in checked.notes),
+            ),
+            self._event("filed", self._rel(record)),
+        ]
+        sidecar: dict[str, Any] = {
+            "schema": SIDECAR_SCHEMA,
+            "sha256": sha,
+            "size": path.stat().st_size,
+            "mime": checked.mime,
+            "pages": checked.pages,
+            "original_name": display,
+            "source": source_label,
+            "title": Path(display).stem,
+            "doc_type": keys.doc_type,
+            "claimed_type": claimed,
+            "dossier": {"kind": dossier_kind, "key": dossier_key},
+            "keys": {**keys.as_dict(), "source": keys.source},
+            "text": pages_json,
+            "findings": findings,
+            "events": events,
+        }
+        derivatives = []
+        if extraction is not None and extraction.searchable_pdf:
+            derivatives.append(Derivative(".ocr.pdf", extraction.searchable_pdf))
+            sidecar["derivatives"] = {"searchable_pdf": record.stem + ".ocr.pdf"}
+        publish(self.archive.journal, path, record, sidecar, derivatives)
+        self.catalog.upsert(self._rel(record), sidecar)
+        if from_inbox:
+            path.unlink()
+            _fsync_parent(path)
+        journal_done(self.archive.journal, sha)
+        if self.on_filed is not None:
+            self.on_filed(self._rel(record), sidecar)
+        return Outcome(
+            source=source_label,
+            outcome="filed" if dossier_kind != "tray" else "unfiled",
+            sha256=sha,
+            record=f"records/{self._rel(record)}",
+            kind=keys.doc_type,
+            keys={k: v for k, v in keys.as_dict().items() if v is not None},
+            reason=None
+            if dossier_kind != "tray"
+            else "; ".join(keys.notes) or "未能确定所属档案(许可证号/案号/会议)",
+            code=None if dossier_kind != "tray" else "unresolved",
+        )
+
+    # ------------------------------------------------------------ set aside
+
+    def _quarantine_target(self, name: str) -> Path:
+        folder = self.archive.quarantine / self.clock().date().isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / name
+        stem, suffix, n = target.stem, target.suffix, 2
+        while target.exists() or target.with_name(target.name + ".why.json").exists():
+            target = folder / f"{stem} ({n}){suffix}"
+            n += 1
+        return target
+
+    def _quarantine(
+        self,
+        path: Path,
+        root: Path,
+        rejection: Rejection,
+        sha: str | None,
+        parts: list[str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Outcome:
+        from_inbox = self._in_inbox(path)
+        if parts is None:
+            digest = sha or _quick_hash(path)
+            suffix = os.path.splitext(os.fsencode(path.name))[1].decode("ascii", "replace")
+            name = f"文件名无法识别_{digest[:12]}" + (
+                f".{safe_component(suffix[1:])}" if suffix else ""
+            )
+            shown = os.fsencode(path.relative_to(root)).decode("utf-8", "backslashreplace")
+        else:
+            name = safe_component(parts[-1])
+            shown = "/".join(parts)
+        source_label = f"inbox/{shown}" if from_inbox else str(path)
+        target = self._quarantine_target(name)
+        why: dict[str, Any] = {
+            "code": rejection.code,
+            "reason": rejection.reason,
+            "source": source_label,
+            "at": self._now(),
+            "sha256": sha,
+            **(extra or {}),
+        }
+        write_json_atomic(target.with_name(target.name + ".why.json"), why)
+        if from_inbox:
+            os.replace(path, target)
+            _fsync_parent(path)
+        else:
+            shutil.copy2(path, target, follow_symlinks=False)
+        self.catalog.add_quarantine(target.relative_to(self.archive.root).as_posix(), why)
+        return Outcome(
+            source=source_label,
+            outcome="quarantined",
+            sha256=sha,
+            record=target.relative_to(self.archive.root).as_posix(),
+            reason=rejection.reason,
+            code=rejection.code,
+        )
+
+    def _duplicate(
+        self, path: Path, root: Path, sha: str, existing: str, parts: list[str]
+    ) -> Outcome:
+        from archive.records.store import append_event
+
+        source_label = ("inbox/" + "/".join(parts)) if self._in_inbox(path) else str(path)
+        record = self.archive.records / existing
+        side = append_event(record, self._event("duplicate", source_label))
+        self.catalog.upsert(existing, side)
+        if self._in_inbox(path):
+            out = self._quarantine(
+                path,
+                root,
+                Rejection("duplicate", f"已归档为 records/{existing}"),
+                sha,
+                parts,
+                {"existing_record": f"records/{existing}"},
+            )
+            out.outcome = "duplicate"
+            out.record = f"records/{existing}"
+            return out
+        return Outcome(
+            source=source_label,
+            outcome="duplicate",
+            sha256=sha,
+            record=f"records/{existing}",
+            reason=f"内容与已归档文件完全相同, 未重复归档 (records/{existing})",
+            code="duplicate",
+        )
+
+
+def _display(path: Path) -> str:
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, Path]]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            yield Path(folder) / name, root
+
+
+def _fsync_parent(path: Path) -> None:
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _quick_hash(path: Path) -> str:
+    try:
+        return sha256_file(path)
+    except OSError:
+        return hashlib.sha256(os.fsencode(str(path))).hexdigest()

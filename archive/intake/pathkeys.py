@@ -1,0 +1,80 @@
+"""Keys from where a clerk dropped a file: kind folder, sub-folders and file name."""
+
+from __future__ import annotations
+
+import re
+
+from archive.core.config import ArchiveConfig
+from archive.core.dockeys import DocKeys
+from archive.core.doctypes import (
+    CASE_TYPES,
+    HOUSEHOLD_TYPES,
+    MEETING_DOC_TYPES,
+    canonical_meeting,
+    type_from_name,
+)
+from archive.core.keys import find_case_numbers, find_dates, find_licence_numbers, find_months
+
+_SEPARATORS = " _-—·.、，,（）()"
+
+
+def _retailer_from(part: str, licence: str) -> str | None:
+    rest = part.replace(licence, " ").strip(_SEPARATORS)
+    rest = re.sub(r"^(许可证|证号|号)[:：]?", "", rest).strip(_SEPARATORS)
+    return rest if rest and not rest.isdigit() else None
+
+
+def keys_from_path(parts: list[str], kind: str, config: ArchiveConfig) -> DocKeys:
+    """Keys from an inbox-relative path's decoded parts (kind folder excluded)."""
+    keys = DocKeys(dossier_kind=kind)
+    dirs, name = parts[:-1], parts[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    ordered = [*dirs, stem]
+    for part in ordered:
+        numbers = find_licence_numbers(part, config.area_codes)
+        if numbers and keys.licence_no is None:
+            keys.licence_no = numbers[0]
+            keys.retailer = _retailer_from(part, numbers[0]) if part in dirs else None
+        cases = find_case_numbers(part, config.case_prefixes)
+        if cases and keys.case_no is None:
+            keys.case_no = cases[0]
+        for meeting in sorted(config.meeting_types, key=len, reverse=True):
+            if meeting in part and keys.meeting_type is None:
+                keys.meeting_type = meeting
+        dates = find_dates(part)
+        if dates:
+            keys.date = dates[-1]
+        elif keys.date is None:
+            months = find_months(part)
+            if months:
+                keys.year = months[0][0]
+        if re.fullmatch(r"(19|20)\d{2}年?", part.strip()):
+            keys.year = int(part.strip()[:4])
+    keys.meeting_type = canonical_meeting(keys.meeting_type)
+    if keys.date is not None:
+        keys.year = keys.date.year
+    if kind == "household" and keys.licence_no is None and dirs:
+        keys.notes.append("路径中没有有效的12位许可证号")
+    if kind == "other":
+        # An "other" file whose path names a key is filed by that key.
+        if keys.licence_no:
+            keys.dossier_kind = "household"
+        elif keys.case_no:
+            keys.dossier_kind = "case"
+        elif keys.meeting_type and keys.year:
+            keys.dossier_kind = "meeting"
+    keys.doc_type = type_from_name(stem)
+    if keys.dossier_kind == "other" and keys.doc_type is not None:
+        # A household, case or meeting paper whose key is unknown waits in the tray, not
+        # among the work materials.
+        for kind_name, types in (
+            ("household", HOUSEHOLD_TYPES),
+            ("case", CASE_TYPES),
+            ("meeting", MEETING_DOC_TYPES),
+        ):
+            if keys.doc_type in types:
+                keys.dossier_kind = kind_name
+                break
+    if keys.doc_type is None and kind == "meeting" and keys.meeting_type:
+        keys.doc_type = "会议记录"
+    return keys

@@ -1,0 +1,89 @@
+"""The intake pipeline assembled from an archive's settings: text extraction and OCR, the
+classifier, and what follows a batch (refiling the tray, updating the search index).
+
+``dangan ingest``, ``dangan watch`` and (later) an upload from the web app call these, so
+that every door files the same way."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archive.core.config import Archive
+from archive.intake.classify import make_classifier
+from archive.intake.intake import Extractor, Intake
+from archive.intake.preflight import Preflight
+from archive.intake.refile import refile_tray
+from archive.records.catalog import Catalog
+from archive.records.households import parse_roster, rename_household_folders, write_roster
+from archive.records.reindex import open_catalog
+from archive.records.search_sync import sync_index
+from indexers.extract import extract_document
+from indexers.ocr import OcrPool
+
+
+@contextlib.contextmanager
+def extractor_for(archive: Archive, *, ocr: bool | None = None) -> Iterator[Extractor | None]:
+    """The text extractor for intake; OCR workers live as long as the context."""
+    use_ocr = archive.config.ocr_enabled if ocr is None else ocr
+    pool_cm: Any = (
+        OcrPool(archive.config.ocr_workers or None) if use_ocr else contextlib.nullcontext()
+    )
+    with pool_cm as pool:
+        yield PoolExtractor(extract_document, pool)
+
+
+@dataclass
+class PoolExtractor:
+    """Text for intake: the text layer, and OCR through a pool shared by every document."""
+
+    extract_document: Callable[..., Any]
+    pool: Any
+
+    @property
+    def parallel(self) -> int:
+        """How many documents are worth reading at once (the pool's worker processes)."""
+        if self.pool is None or getattr(self.pool, "in_process", True):
+            return 1
+        return int(self.pool.workers)
+
+    def __call__(self, path: Path, checked: Preflight) -> Any:
+        if checked.mime not in ("application/pdf", "image/jpeg", "image/png", "image/tiff"):
+            return None
+        return self.extract_document(path, checked.mime, ocr=self.pool)
+
+
+def make_intake(
+    archive: Archive, catalog: Catalog, extractor: Extractor | None, **kw: Any
+) -> Intake:
+    classifier = make_classifier(archive, catalog)
+    kw.setdefault("prefetch", getattr(extractor, "parallel", 1))
+    return Intake(archive, catalog, extractor=extractor, classifier=classifier, **kw)
+
+
+def after_batch(archive: Archive, catalog: Catalog, *, changed: Iterable[str] = ()) -> None:
+    """After a batch of filing: file tray documents their text now resolves, update the index."""
+    moved: list[str] = []
+    for item in refile_tray(archive, catalog, make_classifier(archive, catalog)):
+        rows = catalog.records("path = ?", (item.record.removeprefix("records/"),))
+        moved += [r["record_id"] for r in rows]
+    sync_index(archive, catalog, changed=[*changed, *moved])
+
+
+def import_roster(archive: Archive, file: Path) -> int:
+    """Replace the roster with ``file`` (CSV or XLSX, validated whole first), rename the
+    household folders whose retailer's name changed, and refile what it now resolves.
+    Returns the number of households imported."""
+    rows = parse_roster(file, archive.config.area_codes)
+    with archive.writer_lock(), open_catalog(archive) as catalog:
+        write_roster(archive.roster_path, rows)
+        catalog.replace_households(rows)
+        moved: list[str] = []
+        for old, new in rename_household_folders(archive, rows):
+            catalog.move_prefix(old, new)
+            moved += [r["record_id"] for r in catalog.records("path LIKE ?", (new + "/%",))]
+        after_batch(archive, catalog, changed=moved)
+    return len(rows)

@@ -1,0 +1,250 @@
+"""Where the archive stands right now, at a glance: what waits, what is wrong, what to do.
+
+:func:`archive_status` only reads. It takes no lock, opens the catalog read-only and never
+creates, migrates or rebuilds anything, so a clerk can run ``dangan status`` at any moment,
+also while ``dangan watch`` or an ingest is at work. The disk is the truth for what waits
+(inbox, quarantine, journal); the catalog for what is filed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archive.assess.audit_inputs import CRITERIA_FILE
+from archive.core.config import Archive
+from archive.core.names import is_ignored, is_partial
+from archive.intake.preflight import LABELS
+from archive.intake.watch_lock import running_watcher
+from archive.paperwork.reports.selfcheck import SNAPSHOT_DIR
+from archive.records.catalog import CATALOG_VERSION
+from archive.records.store import TOP_FOLDERS, TRAY
+from indexers.search import SearchIndex
+
+KIND_LABELS = {**TOP_FOLDERS, "tray": TRAY}
+FLAGGED = {
+    "illegible": "扫描不清晰",
+    "title_mismatch": "标题与内容不符",
+    "key_mismatch": "编号与内容不符",
+}
+
+
+@dataclass
+class Inbox:
+    waiting: int = 0  # files a run of ingest (or the watcher) would take
+    partial: int = 0  # files still being written (.part, .tmp …), left alone
+    by_folder: dict[str, int] = field(default_factory=dict)
+    oldest: str | None = None  # modification time of the oldest waiting file
+
+
+@dataclass
+class Status:
+    root: str
+    bureau: str
+    standard: str | None  # the imported scoring standard, None when the sample is used
+    inbox: Inbox
+    catalog: str  # "ok" | "empty" (nothing filed yet) | "missing" | "stale" | "damaged"
+    records: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    roster: int = 0
+    households_filed: int = 0  # roster households with at least one record
+    flagged: dict[str, int] = field(default_factory=dict)  # intake findings by code
+    last_filed: dict[str, str] | None = None
+    quarantine: dict[str, int] = field(default_factory=dict)
+    quarantine_latest: str | None = None
+    interrupted: int = 0  # journal entries a crash left; the next run finishes or undoes them
+    indexed: int | None = None  # records in the search index; None when missing or stale
+    index_rebuilding: bool = False
+    watcher: dict[str, Any] | None = None
+    last_selfcheck: dict[str, Any] | None = None  # month, earned, possible, findings
+
+    @property
+    def tray(self) -> int:
+        return self.by_kind.get("tray", 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "tray": self.tray, "next_steps": next_steps(self)}
+
+
+def archive_status(archive: Archive) -> Status:
+    status = Status(
+        root=str(archive.root),
+        bureau=archive.config.bureau,
+        standard=CRITERIA_FILE if (archive.root / CRITERIA_FILE).is_file() else None,
+        inbox=_inbox(archive),
+        catalog="missing",
+    )
+    _quarantine(archive, status)
+    if archive.journal.is_dir():
+        status.interrupted = sum(1 for p in archive.journal.glob("*.json"))
+    status.watcher = running_watcher(archive)
+    status.index_rebuilding = (archive.state / "index.rebuilding").exists()
+    status.indexed = SearchIndex.peek(archive.index_dir)
+    status.last_selfcheck = _last_selfcheck(archive.root)
+    if archive.catalog_path.is_file():
+        _catalog(archive.catalog_path, status)
+    elif not archive.records.is_dir() or not any(archive.records.rglob("*.json")):
+        status.catalog = "empty"  # nothing filed yet: nothing to rebuild
+    return status
+
+
+def _inbox(archive: Archive) -> Inbox:
+    inbox = Inbox()
+    oldest: float | None = None
+    folders: Counter[str] = Counter()
+    for folder, dirs, files in os.walk(archive.inbox):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        top = Path(folder).relative_to(archive.inbox).parts
+        for name in files:
+            if is_ignored(name):
+                inbox.partial += is_partial(name)
+                continue
+            try:
+                mtime = (Path(folder) / name).lstat().st_mtime
+            except OSError:
+                continue
+            inbox.waiting += 1
+            folders[top[0] if top else "(收件箱根目录)"] += 1
+            oldest = mtime if oldest is None else min(oldest, mtime)
+    inbox.by_folder = dict(sorted(folders.items()))
+    if oldest is not None:
+        inbox.oldest = dt.datetime.fromtimestamp(oldest).astimezone().isoformat(timespec="seconds")
+    return inbox
+
+
+def _last_selfcheck(root: Path) -> dict[str, Any] | None:
+    """The newest monthly self-check snapshot (written by ``dangan report selfcheck``)."""
+    paths = sorted(root.joinpath(*SNAPSHOT_DIR).glob("*-*.json"), key=lambda p: p.name)
+    for path in reversed(paths):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return {
+                "month": str(data["month"]),
+                "earned": float(data["earned"]),
+                "possible": float(data["possible"]),
+                "findings": len(data.get("findings") or []),
+            }
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a damaged snapshot: look at the one before
+    return None
+
+
+def _quarantine(archive: Archive, status: Status) -> None:
+    codes: Counter[str] = Counter()
+    latest: str | None = None
+    for why in archive.quarantine.rglob("*.why.json") if archive.quarantine.is_dir() else ():
+        try:
+            data = json.loads(why.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        codes[str(data.get("code") or "unreadable_reason")] += 1
+        at = str(data.get("at") or "")
+        latest = max(latest or at, at)
+    status.quarantine = dict(codes.most_common())
+    status.quarantine_latest = latest or None
+
+
+def _catalog(path: Path, status: Status) -> None:
+    try:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5.0)
+    except sqlite3.Error:
+        status.catalog = "damaged"
+        return
+    try:
+        version = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        if version is None or version[0] != str(CATALOG_VERSION):
+            status.catalog = "stale"
+            return
+        status.catalog = "ok"
+        status.by_kind = dict(
+            db.execute("SELECT dossier_kind, count(*) FROM records GROUP BY 1 ORDER BY 2 DESC")
+        )
+        status.records = sum(status.by_kind.values())
+        status.roster = db.execute("SELECT count(*) FROM households").fetchone()[0]
+        status.households_filed = db.execute(
+            "SELECT count(*) FROM households WHERE licence_no IN "
+            "(SELECT licence_no FROM records WHERE dossier_kind = 'household')"
+        ).fetchone()[0]
+        marks = ",".join("?" for _ in FLAGGED)
+        flagged = dict(
+            db.execute(
+                f"SELECT code, count(DISTINCT record_id) FROM findings WHERE code IN ({marks}) "
+                "GROUP BY code",
+                tuple(FLAGGED),
+            )
+        )
+        illegible = db.execute("SELECT count(*) FROM records WHERE legible = 0").fetchone()[0]
+        flagged["illegible"] = max(flagged.get("illegible", 0), illegible)
+        status.flagged = {code: flagged[code] for code in FLAGGED if flagged.get(code)}
+        last = db.execute(
+            "SELECT filed_at, path FROM records ORDER BY filed_at DESC LIMIT 1"
+        ).fetchone()
+        if last is not None:
+            status.last_filed = {"at": last[0], "path": last[1]}
+    except sqlite3.Error:
+        status.catalog = "damaged"  # not a database, or torn: rebuilt from records/ alike
+    finally:
+        db.close()
+
+
+def next_steps(s: Status) -> list[str]:
+    """What the clerk should do next, most urgent first, each with the command that does it."""
+    steps: list[str] = []
+    if s.catalog in ("missing", "stale", "damaged"):
+        steps.append(
+            "目录库缺失、损坏或版本不符: 运行 dangan reindex 从 records/ 重建 (档案本身不受影响)"
+        )
+    if s.interrupted:
+        steps.append(
+            f"{s.interrupted} 次归档被中断 (如断电): 下次 dangan ingest 或 watch 启动时自动完成或撤销"
+        )
+    if s.inbox.waiting and s.watcher is None:
+        steps.append(
+            f"收件箱有 {s.inbox.waiting} 个文件待归档, 且没有监视进程: "
+            "运行 dangan ingest, 或 dangan watch 持续监视"
+        )
+    if s.quarantine:
+        steps.append(
+            f"隔离区有 {sum(s.quarantine.values())} 个文件: dangan quarantine list 查看原因, "
+            "处理后重新放入收件箱"
+        )
+    if s.flagged.get("illegible"):
+        steps.append(
+            f"{s.flagged['illegible']} 份扫描件不清晰: 重新扫描后放入收件箱; dangan audit 列出"
+        )
+    mislabelled = s.flagged.get("title_mismatch", 0) + s.flagged.get("key_mismatch", 0)
+    if mislabelled:
+        steps.append(f"{mislabelled} 份文件名与内容不符: dangan audit 列出, 核对后更正")
+    if s.tray:
+        steps.append(
+            f"待归档 {s.tray} 份 (不知属于哪一户/哪一案): 在文件名中写明许可证号或案号, "
+            "或导入名册后运行 dangan refile"
+        )
+    if s.roster and s.households_filed < s.roster:
+        steps.append(
+            f"名册中 {s.roster - s.households_filed} 户还没有任何档案: dangan audit 列出缺少的材料"
+        )
+    if s.catalog == "ok" and not s.index_rebuilding and s.indexed != s.records:
+        steps.append("检索索引与目录不一致: 下次归档时自动补齐, 或运行 dangan reindex")
+    if s.index_rebuilding:
+        steps.append("检索索引重建未完成: 下次归档或 dangan reindex 时从中断处继续")
+    if s.standard is None:
+        steps.append(
+            f"未导入本省评分标准 ({CRITERIA_FILE}), 自查使用内置样例: "
+            "dangan criteria import 评分标准.docx"
+        )
+    return steps
+
+
+def quarantine_label(code: str) -> str:
+    return "原因文件损坏" if code == "unreadable_reason" else LABELS.get(code, code)
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind)
