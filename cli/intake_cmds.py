@@ -45,11 +45,20 @@ def _print_outcome(outcome: Outcome, as_json: bool) -> None:
 @click.option("--bureau", default="示例县烟草专卖局", show_default=True, help="局名")
 @click.option("--area-code", "area_codes", multiple=True, help="本县许可证号区划码(可多次)")
 @click.option("--case-prefix", "case_prefixes", multiple=True, help="本局案号前缀, 如 潼烟罚")
+@click.option(
+    "--fonds",
+    default="",
+    help="全宗号 (档案馆给本局编的代号, 如 J001; 可以以后在 dangan.toml 填写)",
+)
 def init(
-    directory: Path, bureau: str, area_codes: tuple[str, ...], case_prefixes: tuple[str, ...]
+    directory: Path,
+    bureau: str,
+    area_codes: tuple[str, ...],
+    case_prefixes: tuple[str, ...],
+    fonds: str,
 ) -> None:
     """创建档案库: dangan.toml, inbox/<类别>/, records/, quarantine/。"""
-    archive = init_archive(directory, bureau, area_codes, case_prefixes)
+    archive = init_archive(directory, bureau, area_codes, case_prefixes, fonds)
     click.echo(f"档案库已就绪: {archive.root}")
     for name in archive.config.kinds:
         click.echo(f"  收件箱: {archive.inbox / name}")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from archive.intake.classify import make_classifier
+from archive.intake.pipeline import numbering_policy
 from archive.intake.refile import refile_tray, tray_records
 from archive.records.reindex import open_catalog
 from cli.common import archive_option, emit_json, open_archive
@@ -19,7 +20,12 @@ def refile(as_json: bool, archive_dir: Path | None) -> None:
     """重新识别待归档 (records/待归档) 中的文件, 能确定归属的移入其档案。"""
     archive = open_archive(archive_dir)
     with archive.writer_lock(), open_catalog(archive) as catalog:
-        moved = refile_tray(archive, catalog, make_classifier(archive, catalog))
+        moved = refile_tray(
+            archive,
+            catalog,
+            make_classifier(archive, catalog),
+            numbering=numbering_policy(archive),
+        )
         left = len(tray_records(archive))
     for item in moved:
         if as_json:

@@ -58,7 +58,9 @@ def test_files_by_licence_case_and_meeting(archive_dir: Path) -> None:
         record = archive_dir / outcome["record"]
         assert sha(record) == outcome["sha256"]
         side = json.loads(record.with_name(record.name + ".json").read_text(encoding="utf-8"))
-        assert [e["event"] for e in side["events"]] == ["received", "checked", "filed"]
+        numbered = ["numbered"] if outcome["outcome"] == "filed" else []  # 档号 given on filing
+        assert [e["event"] for e in side["events"]] == ["received", "checked", "filed", *numbered]
+        assert (side.get("archival") or {}).get("code") == outcome["archival_code"]
 
     shown = run_dangan("show", "潼烟罚[2011]第12号", "--json", "--archive", archive_dir)
     assert shown.returncode == 0, shown.stderr

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import time
 import tomllib
 from collections.abc import Iterator
@@ -65,7 +66,21 @@ meeting_types = [{meeting_types}]
 [ocr]
 enabled = true
 workers = 0                 # 0: one per CPU core
+
+[archives]
+# 档号 (DA/T 22-2015 / DA/T 13): 全宗号-门类代码·年度-保管期限-机构(问题)代码-件号.
+fonds = "{fonds}"               # 全宗号: the code the archives bureau gave this bureau ("" until given)
+category = "WS"             # 门类代码: WS = 文书
+# 机构(问题) of each kind of dossier: code in the 档号, name on the 归档章 and in catalogues.
+org_codes = {{ household = "XK", case = "AJ", meeting = "HY", materials = "ZH" }}
+org_names = {{ household = "许可证", case = "案件", meeting = "会议", materials = "综合" }}
 """
+
+
+# 机构(问题) of each dossier kind: the code in the 档号 and the name on the 归档章.
+DEFAULT_ORG_CODES = {"household": "XK", "case": "AJ", "meeting": "HY", "materials": "ZH"}
+DEFAULT_ORG_NAMES = {"household": "许可证", "case": "案件", "meeting": "会议", "materials": "综合"}
+_CODE = re.compile(r"^[A-Za-z0-9]{0,12}$")
 
 
 def _quote_list(items: list[str] | tuple[str, ...]) -> str:
@@ -87,12 +102,17 @@ class ArchiveConfig:
     meeting_types: tuple[str, ...] = DEFAULT_MEETING_TYPES
     ocr_enabled: bool = True
     ocr_workers: int = 0
+    fonds: str = ""
+    category: str = "WS"
+    org_codes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ORG_CODES))
+    org_names: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ORG_NAMES))
 
 
 def render_config(
     bureau: str,
     area_codes: tuple[str, ...] = (),
     case_prefixes: tuple[str, ...] = (),
+    fonds: str = "",
 ) -> str:
     """The text of a fresh dangan.toml."""
     return _TEMPLATE.format(
@@ -100,6 +120,7 @@ def render_config(
         area_codes=_quote_list(area_codes),
         case_prefixes=_quote_list(case_prefixes),
         meeting_types=_quote_list(DEFAULT_MEETING_TYPES),
+        fonds=fonds,
     )
 
 
@@ -155,7 +176,37 @@ def parse_config(text: str, path: Path) -> ArchiveConfig:
         values["ocr_enabled"] = bool(_expect(ocr, "enabled", bool, path))
     if "workers" in ocr:
         values["ocr_workers"] = int(_expect(ocr, "workers", int, path))  # type: ignore[call-overload]
+    values.update(_archives_section(data.get("archives", {}), path))
     return ArchiveConfig(**{**cfg.__dict__, **values})
+
+
+def _archives_section(table: dict[str, object], path: Path) -> dict[str, object]:
+    """The [archives] settings: 全宗号, 门类代码, 机构(问题) codes and names per dossier kind."""
+    values: dict[str, object] = {}
+    for key in ("fonds", "category"):
+        if key in table:
+            value = str(_expect(table, key, str, path)).strip()
+            if not _CODE.match(value) or (key == "category" and not value):
+                raise ConfigError(
+                    f"{path}: archives.{key} = {value!r}, 应为不超过12位的字母或数字 (如 J001, WS)"
+                )
+            values[key] = value
+    for key, defaults in (("org_codes", DEFAULT_ORG_CODES), ("org_names", DEFAULT_ORG_NAMES)):
+        if key not in table:
+            continue
+        given = _expect(table, key, dict, path)
+        merged = dict(defaults)
+        for kind, value in given.items():  # type: ignore[attr-defined]
+            if kind not in defaults or not isinstance(value, str) or not value.strip():
+                raise ConfigError(
+                    f"{path}: archives.{key}.{kind} = {value!r}; "
+                    f"应为 {'/'.join(defaults)} 之一对应的非空文字"
+                )
+            if key == "org_codes" and not _CODE.match(value.strip()):
+                raise ConfigError(f"{path}: archives.org_codes.{kind} = {value!r}, 应为字母或数字")
+            merged[kind] = value.strip()
+        values[key] = merged
+    return values
 
 
 def try_lock(fd: int) -> bool:
@@ -240,12 +291,15 @@ def init_archive(
     bureau: str,
     area_codes: tuple[str, ...] = (),
     case_prefixes: tuple[str, ...] = (),
+    fonds: str = "",
 ) -> Archive:
     """Create an archive (idempotent on folders; never overwrites an existing dangan.toml)."""
     root.mkdir(parents=True, exist_ok=True)
     config = root / CONFIG_NAME
     if not config.exists():
-        config.write_text(render_config(bureau, area_codes, case_prefixes), encoding="utf-8")
+        text = render_config(bureau, area_codes, case_prefixes, fonds)
+        parse_config(text, config)  # a bad --fonds is refused before anything is written
+        config.write_text(text, encoding="utf-8")
     archive = Archive(root)
     archive.ensure_layout()
     return archive

@@ -28,6 +28,7 @@ from archive.core.names import decode_relpath, is_ignored, safe_component
 from archive.intake.pathkeys import keys_from_path
 from archive.intake.preflight import Preflight, Rejection, preflight
 from archive.records.catalog import Catalog
+from archive.records.numbering import NumberingPolicy, numbered
 from archive.records.store import (
     SIDECAR_SCHEMA,
     ChecksumMismatch,
@@ -86,6 +87,7 @@ class Outcome:
     keys: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
     code: str | None = None
+    archival_code: str | None = None  # 档号
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -127,6 +129,7 @@ class Intake:
         settle_seconds: float | None = None,
         on_filed: Callable[[str, dict[str, Any]], None] | None = None,
         prefetch: int = 1,
+        numbering: NumberingPolicy | None = None,
     ) -> None:
         self.archive = archive
         self.catalog = catalog
@@ -136,6 +139,7 @@ class Intake:
         self.settle = archive.config.settle_seconds if settle_seconds is None else settle_seconds
         self.on_filed = on_filed
         self.prefetch = prefetch
+        self.numbering = numbering  # None: documents are filed without a 档号
         self.recovered = self._recover()
 
     # ------------------------------------------------------------ recovery
@@ -362,6 +366,8 @@ class Intake:
             "findings": findings,
             "events": events,
         }
+        if self.numbering is not None:
+            sidecar = numbered(self.catalog, sidecar, self.numbering, at=self._now())
         derivatives = []
         if extraction is not None and extraction.searchable_pdf:
             derivatives.append(Derivative(".ocr.pdf", extraction.searchable_pdf))
@@ -379,6 +385,7 @@ class Intake:
             outcome="filed" if dossier_kind != "tray" else "unfiled",
             sha256=sha,
             record=f"records/{self._rel(record)}",
+            archival_code=(sidecar.get("archival") or {}).get("code"),
             kind=keys.doc_type,
             keys={k: v for k, v in keys.as_dict().items() if v is not None},
             reason=None

@@ -17,8 +17,10 @@ from archive.intake.classify import make_classifier
 from archive.intake.intake import Extractor, Intake
 from archive.intake.preflight import Preflight
 from archive.intake.refile import refile_tray
+from archive.intake.rules import load_rules
 from archive.records.catalog import Catalog
 from archive.records.households import parse_roster, rename_household_folders, write_roster
+from archive.records.numbering import NumberingPolicy
 from archive.records.reindex import open_catalog
 from archive.records.search_sync import sync_index
 from indexers.extract import extract_document
@@ -56,18 +58,25 @@ class PoolExtractor:
         return self.extract_document(path, checked.mime, ocr=self.pool)
 
 
+def numbering_policy(archive: Archive) -> NumberingPolicy:
+    """How documents are numbered here: dangan.toml's [archives] and the rules' 保管期限."""
+    return NumberingPolicy.from_config(archive.config, load_rules(archive.root).retention_of)
+
+
 def make_intake(
     archive: Archive, catalog: Catalog, extractor: Extractor | None, **kw: Any
 ) -> Intake:
     classifier = make_classifier(archive, catalog)
     kw.setdefault("prefetch", getattr(extractor, "parallel", 1))
+    kw.setdefault("numbering", numbering_policy(archive))
     return Intake(archive, catalog, extractor=extractor, classifier=classifier, **kw)
 
 
 def after_batch(archive: Archive, catalog: Catalog, *, changed: Iterable[str] = ()) -> None:
     """After a batch of filing: file tray documents their text now resolves, update the index."""
     moved: list[str] = []
-    for item in refile_tray(archive, catalog, make_classifier(archive, catalog)):
+    policy = numbering_policy(archive)
+    for item in refile_tray(archive, catalog, make_classifier(archive, catalog), numbering=policy):
         rows = catalog.records("path = ?", (item.record.removeprefix("records/"),))
         moved += [r["record_id"] for r in rows]
     sync_index(archive, catalog, changed=[*changed, *moved])

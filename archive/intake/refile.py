@@ -25,6 +25,7 @@ from archive.intake.classify import Classifier
 from archive.intake.pathkeys import keys_from_path
 from archive.records.catalog import Catalog
 from archive.records.moves import move_record, plan_move, record_rel, recover_moves
+from archive.records.numbering import NumberingPolicy, numbered
 from archive.records.store import SIDECAR_SUFFIX, TRAY, read_sidecar, sidecar_of
 
 # Findings the classifier owns: recomputed on refiling (others, e.g. illegible, are kept).
@@ -94,6 +95,7 @@ def refile_one(
     classifier: Classifier,
     *,
     clock: Clock = local_now,
+    numbering: NumberingPolicy | None = None,
 ) -> tuple[Moved, dict[str, Any]] | None:
     """Move one tray record into its dossier if its keys now resolve; else ``None``."""
     side_path = sidecar_of(record)
@@ -127,6 +129,8 @@ def refile_one(
             },
         ],
     }
+    if numbering is not None:
+        new_side = numbered(catalog, new_side, numbering, at=clock().isoformat())
     written = move_record(archive, catalog, record, plan, new_side)
     moved = Moved(
         source=f"records/{old_rel}",
@@ -146,6 +150,7 @@ def refile_tray(
     *,
     clock: Clock = local_now,
     on_moved: Callable[[str, dict[str, Any]], None] | None = None,
+    numbering: NumberingPolicy | None = None,
 ) -> list[Moved]:
     """Move every tray record whose keys now resolve into its dossier (see module doc).
 
@@ -155,7 +160,7 @@ def refile_tray(
     recover_moves(archive, catalog)
     moved: list[Moved] = []
     for record in tray_records(archive):
-        done = refile_one(archive, catalog, record, classifier, clock=clock)
+        done = refile_one(archive, catalog, record, classifier, clock=clock, numbering=numbering)
         if done is None:
             continue
         moved.append(done[0])

@@ -42,7 +42,9 @@ LABEL_NAMES = (
     "doc_date",
 )
 WEIGHT_NAMES = ("title", "title_fuzzy", "title_line", "keyword", "negative")
+RETENTIONS = ("永久", "定期30年", "定期10年")
 _TOP_KEYS = (
+    "default_retention",
     "head_lines",
     "min_score",
     "min_margin",
@@ -52,7 +54,7 @@ _TOP_KEYS = (
     "types",
     "meetings",
 )
-_TYPE_FIELDS = ("dossier", "titles", "keywords", "negative", "extend", "disabled")
+_TYPE_FIELDS = ("dossier", "titles", "keywords", "negative", "retention", "extend", "disabled")
 _MEETING_FIELDS = ("titles", "extend", "disabled")
 _LIST_FIELDS = ("titles", "keywords", "negative")
 _SPACES = re.compile(r"\s+")
@@ -101,6 +103,7 @@ class TypeRule:
     titles: tuple[Pattern, ...]
     keywords: tuple[Pattern, ...] = ()
     negative: tuple[Pattern, ...] = ()
+    retention: str | None = None  # 保管期限 (DA/T 22): 永久 / 定期30年 / 定期10年
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,12 @@ class Rules:
     equivalent: tuple[frozenset[str], ...] = ()
     labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
+    default_retention: str = "定期30年"
+
+    def retention_of(self, doc_type: str | None) -> str:
+        """The 保管期限 of a document type (the rules' default for types without one)."""
+        rule = self.types.get(doc_type or "")
+        return (rule.retention if rule is not None else None) or self.default_retention
 
     def same_type(self, a: str, b: str) -> bool:
         """Whether two type names mean the same document (equal or declared equivalent)."""
@@ -246,6 +255,8 @@ def _check_shape(data: dict[str, Any], check: _Checker) -> None:
             check.add((str(key),), "以下之一: " + "/".join(_TOP_KEYS), key)
         elif key == "head_lines":
             check.number((key,), value, integer=True)
+        elif key == "default_retention" and value not in RETENTIONS:
+            check.add((key,), "/".join(RETENTIONS), value)
         elif key in ("min_score", "min_margin"):
             check.number((key,), value)
         elif key == "weights":
@@ -296,6 +307,8 @@ def _check_entries(key: str, value: Any, check: _Checker) -> None:
                 check.words((*where, fld), item, non_empty=fld == "titles")
             elif fld in ("extend", "disabled") and not isinstance(item, bool):
                 check.add((*where, fld), "true 或 false", item)
+            elif fld == "retention" and item not in RETENTIONS:
+                check.add((*where, fld), "/".join(RETENTIONS), item)
             elif fld == "dossier":
                 kinds = item if isinstance(item, list) else [item]
                 bad = [k for k in kinds if k not in DOSSIER_KINDS]
@@ -345,6 +358,7 @@ def _build(data: dict[str, Any], check: _Checker) -> Rules:
             tuple(Pattern.parse(w) for w in entry.get("titles", [])),
             tuple(Pattern.parse(w) for w in entry.get("keywords", [])),
             tuple(Pattern.parse(w) for w in entry.get("negative", [])),
+            entry.get("retention"),
         )
     meetings: dict[str, MeetingRule] = {}
     for name, entry in (data.get("meetings") or {}).items():
@@ -368,6 +382,7 @@ def _build(data: dict[str, Any], check: _Checker) -> Rules:
         min_margin=float(data.get("min_margin", 3)),
         equivalent=tuple(groups),
         labels={k: tuple(v) for k, v in (data.get("labels") or {}).items()},
+        default_retention=str(data.get("default_retention", "定期30年")),
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-CATALOG_VERSION = 2
+CATALOG_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -34,7 +34,10 @@ CREATE TABLE IF NOT EXISTS records (
     filed_at TEXT NOT NULL,
     legible INTEGER,
     meta TEXT NOT NULL DEFAULT '{}',
-    text TEXT NOT NULL DEFAULT ''
+    text TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'filed',
+    archival_code TEXT,
+    retention TEXT
 );
 CREATE INDEX IF NOT EXISTS records_dossier ON records (dossier_key);
 CREATE INDEX IF NOT EXISTS records_licence ON records (licence_no);
@@ -43,12 +46,20 @@ CREATE INDEX IF NOT EXISTS records_type ON records (doc_type);
 CREATE TABLE IF NOT EXISTS events (
     record_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL,
     event TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',
+    actor TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (record_id, seq)
 );
 CREATE TABLE IF NOT EXISTS findings (
     record_id TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS findings_record ON findings (record_id);
+CREATE TABLE IF NOT EXISTS numbers (
+    record_id TEXT NOT NULL, fonds TEXT NOT NULL, year INTEGER NOT NULL,
+    retention TEXT NOT NULL, org TEXT NOT NULL, item INTEGER NOT NULL,
+    code TEXT NOT NULL, state TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS numbers_group ON numbers (fonds, year, retention, org, item);
+CREATE INDEX IF NOT EXISTS numbers_record ON numbers (record_id);
 CREATE TABLE IF NOT EXISTS households (
     licence_no TEXT PRIMARY KEY, name TEXT NOT NULL, operator TEXT, address TEXT,
     class TEXT, valid_from TEXT, valid_to TEXT
@@ -62,7 +73,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
 RECORD_COLUMNS = (
     "record_id", "path", "dossier_kind", "dossier_key", "doc_type", "claimed_type", "title",
     "licence_no", "case_no", "retailer", "meeting_type", "doc_date", "year", "mime", "size",
-    "pages", "original_name", "source", "filed_at", "legible", "meta", "text",
+    "pages", "original_name", "source", "filed_at", "legible", "meta", "text", "status",
+    "archival_code", "retention",
 )  # fmt: skip
 
 
@@ -99,7 +111,39 @@ def row_from_sidecar(path: str, side: dict[str, Any]) -> dict[str, Any]:
         "legible": None if legible is None else int(bool(legible)),
         "meta": json.dumps(keys, ensure_ascii=False, sort_keys=True),
         "text": "\n\f\n".join(p.get("text", "") for p in text.get("pages", [])),
+        "status": side.get("status") or "filed",
+        "archival_code": (side.get("archival") or {}).get("code"),
+        "retention": (side.get("archival") or {}).get("retention"),
     }
+
+
+def numbers_from_sidecar(side: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The 件号 a record holds (its current number, in its state) and held (vacated)."""
+    rid, status = side["sha256"], side.get("status") or "filed"
+    held: list[tuple[dict[str, Any], str]] = []
+    if isinstance(side.get("archival"), dict):
+        held.append((side["archival"], "current" if status == "filed" else status))
+    held += [
+        (old, "vacated") for old in side.get("archival_history") or [] if isinstance(old, dict)
+    ]
+    rows = []
+    for data, state in held:
+        try:
+            rows.append(
+                (
+                    rid,
+                    str(data.get("fonds") or ""),
+                    int(data["year"]),
+                    str(data["retention"]),
+                    str(data["org"]),
+                    int(data["item"]),
+                    str(data.get("code") or ""),
+                    state,
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            continue  # a malformed number: reported by dangan check, never counted
+    return rows
 
 
 class Catalog:
@@ -156,6 +200,11 @@ class Catalog:
         row = row_from_sidecar(path, side)
         rid = row["record_id"]
         marks = ", ".join("?" for _ in RECORD_COLUMNS)
+        self.db.execute(
+            "DELETE FROM numbers WHERE record_id IN "
+            "(SELECT record_id FROM records WHERE path = ? AND record_id != ?)",
+            (path, rid),
+        )
         self.db.execute("DELETE FROM records WHERE path = ? AND record_id != ?", (path, rid))
         self.db.execute(
             f"INSERT OR REPLACE INTO records ({', '.join(RECORD_COLUMNS)}) VALUES ({marks})",
@@ -163,9 +212,17 @@ class Catalog:
         )
         self.db.execute("DELETE FROM events WHERE record_id = ?", (rid,))
         self.db.executemany(
-            "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                (rid, i, e.get("at", ""), e.get("event", ""), e.get("detail", ""))
+                (
+                    rid,
+                    i,
+                    e.get("at", ""),
+                    e.get("event", ""),
+                    e.get("detail", ""),
+                    e.get("by", ""),
+                    e.get("reason", ""),
+                )
                 for i, e in enumerate(side.get("events", []))
             ],
         )
@@ -174,11 +231,15 @@ class Catalog:
             "INSERT INTO findings VALUES (?, ?, ?)",
             [(rid, f["code"], f.get("message", "")) for f in side.get("findings", [])],
         )
+        self.db.execute("DELETE FROM numbers WHERE record_id = ?", (rid,))
+        self.db.executemany(
+            "INSERT INTO numbers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", numbers_from_sidecar(side)
+        )
         if commit:
             self.db.commit()
 
     def delete(self, record_id: str) -> None:
-        for table in ("records", "events", "findings"):
+        for table in ("records", "events", "findings", "numbers"):
             self.db.execute(f"DELETE FROM {table} WHERE record_id = ?", (record_id,))
         self.db.commit()
 
@@ -190,7 +251,7 @@ class Catalog:
         self.db.commit()
 
     def clear(self) -> None:
-        for table in ("records", "events", "findings", "households", "quarantine"):
+        for table in ("records", "events", "findings", "numbers", "households", "quarantine"):
             self.db.execute(f"DELETE FROM {table}")
         self.db.commit()
 
@@ -272,6 +333,7 @@ class Catalog:
             ("records", "record_id"),
             ("events", "record_id, seq"),
             ("findings", "record_id, code, message"),
+            ("numbers", "fonds, year, retention, org, item, record_id, state"),
             ("households", "licence_no"),
             ("quarantine", "path"),
         ):
