@@ -32,6 +32,12 @@ COMMAND_MODULES = {
     "report": "cli.report_cmds",
     "bundle": "cli.bundle_cmd",
     "service": "cli.service_cmd",
+    "move": "cli.correct_cmds",
+    "edit": "cli.correct_cmds",
+    "withdraw": "cli.correct_cmds",
+    "replace": "cli.correct_cmds",
+    "split": "cli.correct_cmds",
+    "history": "cli.correct_cmds",
 }
 
 

@@ -19,6 +19,9 @@ from cli.common import archive_option, emit_json, open_archive, progress
 def _doc_json(catalog: Catalog, row: Any) -> dict[str, Any]:
     return {
         "record": f"records/{row['path']}",
+        "archival_code": row["archival_code"],
+        "retention": row["retention"],
+        "status": row["status"],
         "doc_type": row["doc_type"],
         "title": row["title"],
         "date": row["doc_date"],
@@ -45,8 +48,10 @@ def show(key: str, as_json: bool, archive_dir: Path | None) -> None:
             )
         groups: dict[str, list[Any]] = {}
         rows = sorted(rows, key=lambda r: (doc_order(r["doc_type"]), r["path"]))
+        withdrawn = [r for r in rows if r["status"] != "filed"]
         for row in rows:
-            groups.setdefault(row["dossier_key"], []).append(row)
+            if row["status"] == "filed":
+                groups.setdefault(row["dossier_key"], []).append(row)
         out = []
         for dossier_key, members in groups.items():
             household = (
@@ -61,6 +66,16 @@ def show(key: str, as_json: bool, archive_dir: Path | None) -> None:
                     "folder": "records/" + members[0]["path"].rsplit("/", 1)[0],
                     "household": dict(household) if household else None,
                     "documents": [_doc_json(catalog, r) for r in members],
+                }
+            )
+        if withdrawn:
+            out.append(
+                {
+                    "dossier": "已撤出",
+                    "kind": "withdrawn",
+                    "folder": "records/已撤出",
+                    "household": None,
+                    "documents": [_doc_json(catalog, r) for r in withdrawn],
                 }
             )
     if as_json:
@@ -80,9 +95,10 @@ def show(key: str, as_json: bool, archive_dir: Path | None) -> None:
             flags += "".join(
                 f"  [{f['code']}]" for f in doc["findings"] if f["code"] != "illegible"
             )
+            code = doc["archival_code"] or "(未编档号)"
             click.echo(
-                f"  {index:>3}. {doc['doc_type'] or doc['title']:<12} {doc['date'] or '':<10} "
-                f"{doc['pages'] or '?'}页  {doc['record']}{flags}"
+                f"  {index:>3}. {code}  {doc['doc_type'] or doc['title']:<12} "
+                f"{doc['date'] or '':<10} {doc['pages'] or '?'}页  {doc['record']}{flags}"
             )
 
 
@@ -161,6 +177,7 @@ def reindex(as_json: bool, archive_dir: Path | None) -> None:
     archive = open_archive(archive_dir)
     with archive.writer_lock(), Catalog(archive.catalog_path) as catalog, progress("重建") as bar:
         report = reindex_catalog(archive, catalog, progress=bar)
+        report.problems += _finish_corrections(archive, catalog)
         extra = _reindex_search(archive, catalog)
     data = {**report.__dict__, **extra}
     if as_json:
@@ -171,6 +188,13 @@ def reindex(as_json: bool, archive_dir: Path | None) -> None:
         )
         for problem in report.problems:
             click.echo(f"  问题: {problem}")
+
+
+def _finish_corrections(archive: Any, catalog: Catalog) -> list[str]:
+    """Finish or undo a replace or split a crash interrupted (they file new records)."""
+    from archive.intake.rescan import recover_rescans
+
+    return recover_rescans(archive, catalog)
 
 
 def _reindex_search(archive: Any, catalog: Catalog) -> dict[str, Any]:

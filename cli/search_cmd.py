@@ -47,7 +47,8 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, archive_dir: Path 
         return
     click.echo(f"共 {result.total} 条, 显示前 {len(result.hits)} 条:")
     for hit in result.hits:
-        click.echo(f"{hit.dossier}  {hit.doc_type or hit.title}  {hit.date or ''}")
+        code = f"  {hit.archival_code}" if hit.archival_code else ""
+        click.echo(f"{hit.dossier}  {hit.doc_type or hit.title}  {hit.date or ''}{code}")
         click.echo(f"    records/{hit.path}")
         if hit.snippet:
             click.echo(f"    {hit.snippet}")

@@ -83,6 +83,7 @@ class Hit:
     title: str
     score: float
     snippet: str
+    archival_code: str | None = None  # 档号, filled in from the catalog by the caller
 
 
 @dataclass

@@ -8,6 +8,7 @@ inbox. Errors are caught at the per-file boundary only: one bad file never stops
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import os
@@ -249,8 +250,20 @@ class Intake:
         except Exception:
             return None
 
-    def process(self, path: Path, root: Path, pre: _Prefetch | None = None) -> Outcome | None:
-        """File one source; ``None`` when it is litter or not yet settled."""
+    def process(
+        self,
+        path: Path,
+        root: Path,
+        pre: _Prefetch | None = None,
+        *,
+        forced: DocKeys | None = None,
+        annotate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> Outcome | None:
+        """File one source; ``None`` when it is litter or not yet settled.
+
+        ``forced``: file it under these keys (a correction knows where it belongs) instead
+        of what its path and text say; ``annotate`` adds to the sidecar before it is written.
+        """
         if is_ignored(path.name):
             return None
         try:
@@ -258,7 +271,7 @@ class Intake:
                 age = time.time() - path.lstat().st_mtime
                 if age < self.settle:
                     return None
-            return self._process(path, root, pre)
+            return self._process(path, root, pre, forced, annotate)
         except FileNotFoundError:
             return Outcome(
                 str(path), "skipped", reason="处理过程中文件被移走或删除", code="vanished"
@@ -282,7 +295,14 @@ class Intake:
 
     # ------------------------------------------------------------ one file
 
-    def _process(self, path: Path, root: Path, pre: _Prefetch | None = None) -> Outcome:
+    def _process(
+        self,
+        path: Path,
+        root: Path,
+        pre: _Prefetch | None = None,
+        forced: DocKeys | None = None,
+        annotate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> Outcome:
         rel = path.relative_to(root)
         parts = decode_relpath(rel)
         if parts is None:
@@ -317,7 +337,9 @@ class Intake:
                 path, root, Rejection("unreadable_content", exc.message), sha, parts
             )
         findings: list[dict[str, str]] = []
-        if self.classifier is not None:
+        if forced is not None:
+            keys = copy.deepcopy(forced)
+        elif self.classifier is not None:
             keys, findings = self.classifier(keys, extraction.text if extraction else "")
         for note in checked.notes:
             if "扩展名" in note:
@@ -366,6 +388,8 @@ class Intake:
             "findings": findings,
             "events": events,
         }
+        if annotate is not None:
+            sidecar = annotate(sidecar)
         if self.numbering is not None:
             sidecar = numbered(self.catalog, sidecar, self.numbering, at=self._now())
         derivatives = []

@@ -43,7 +43,14 @@ class MovePlan:
     @property
     def blocked(self) -> bool:
         """A target is taken (never overwrite; ``next_record_name`` makes this a stale guard)."""
-        return any(new.exists() or sidecar_of(new).exists() for _, new in self.renames)
+        return any(
+            old != new and (new.exists() or sidecar_of(new).exists()) for old, new in self.renames
+        )
+
+    @property
+    def in_place(self) -> bool:
+        """The record keeps its path (only its sidecar changes)."""
+        return self.renames[-1][0] == self.target
 
 
 def journal_dir(archive: Archive) -> Path:
@@ -55,11 +62,34 @@ def derivative_names(side: dict[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in derived.items() if isinstance(v, str)}
 
 
-def plan_move(archive: Archive, record: Path, side: dict[str, Any], keys: DocKeys) -> MovePlan:
-    """The move of ``record`` into the dossier ``keys`` names (nothing is touched yet)."""
+def plan_move(
+    archive: Archive, record: Path, side: dict[str, Any], keys: DocKeys, *, keep_seq: bool = False
+) -> MovePlan:
+    """The move of ``record`` into the dossier ``keys`` names (nothing is touched yet).
+
+    ``keep_seq``: a record that stays in its folder keeps its ``NNN_`` place (a relabel)."""
     kind, key, folder = dossier_folder(archive.records, keys)
     label = keys.doc_type or safe_component(Path(str(side.get("original_name", record.name))).stem)
-    target = folder / next_record_name(folder, label, record.suffix)
+    return plan_move_to(record, side, kind, key, folder, label, keep_seq=keep_seq)
+
+
+def plan_move_to(
+    record: Path,
+    side: dict[str, Any],
+    kind: str,
+    key: str,
+    folder: Path,
+    label: str,
+    *,
+    keep_seq: bool = False,
+) -> MovePlan:
+    """The move of ``record`` into ``folder`` as ``NNN_<label>`` (the folder's next number, or
+    its own when ``keep_seq`` and it stays in its folder)."""
+    seq = record.name.split("_", 1)[0]
+    if keep_seq and folder == record.parent and seq.isdigit():
+        target = folder / f"{seq}_{safe_component(label)}{record.suffix}"
+    else:
+        target = folder / next_record_name(folder, label, record.suffix)
     renames: list[tuple[Path, Path]] = []
     renamed: dict[str, str] = {}
     for role, name in derivative_names(side).items():
@@ -104,11 +134,13 @@ def move_record(
     )
     plan.folder.mkdir(parents=True, exist_ok=True)
     for old, new in plan.renames:
-        os.rename(old, new)
+        if old != new:
+            os.rename(old, new)
     write_json_atomic(sidecar_of(plan.target), new_side)  # from here on, the record is there
     fsync_dir(plan.folder)
-    sidecar_of(record).unlink()
-    fsync_dir(record.parent)
+    if plan.target != record:
+        sidecar_of(record).unlink()
+        fsync_dir(record.parent)
     catalog.upsert(new_rel, new_side)  # same record id: replaces the old row
     entry_path.unlink()
     return new_side
@@ -131,14 +163,14 @@ def recover_moves(archive: Archive, catalog: Catalog) -> int:
         moves = [(records / a, records / b) for a, b in entry["moves"]]
         if sidecar_of(new).exists():
             for a, b in moves:
-                if a.exists() and not b.exists():
+                if a != b and a.exists() and not b.exists():
                     os.rename(a, b)
-            if sidecar_of(old).exists():
+            if old != new and sidecar_of(old).exists():
                 sidecar_of(old).unlink()
             catalog.upsert(entry["new"], read_sidecar(sidecar_of(new)))
         else:
             for a, b in reversed(moves):
-                if b.exists() and not a.exists():
+                if a != b and b.exists() and not a.exists():
                     a.parent.mkdir(parents=True, exist_ok=True)
                     os.rename(b, a)
         entry_path.unlink()

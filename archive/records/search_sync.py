@@ -141,6 +141,12 @@ def search_archive(
             rebuild_index(archive, catalog)
             index, _ = open_index(archive)
         names = [h["name"] for h in catalog.households()]
-        return index.search(query, limit=limit, names=names)
+        result = index.search(query, limit=limit, names=names)
     finally:
         index.close()
+    for hit in result.hits:  # the 档号 lives in the catalog, not in the index
+        row = catalog.db.execute(
+            "SELECT archival_code FROM records WHERE record_id = ?", (hit.record_id,)
+        ).fetchone()
+        hit.archival_code = row[0] if row is not None else None
+    return result
