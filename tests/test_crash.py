@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import DANGAN, run_dangan
@@ -142,3 +143,120 @@ def test_death_at_each_rename_and_unlink(archive_dir: Path, die_at: int) -> None
         run_dangan("show", "610522100123", "--json", "--archive", archive_dir).stdout
     )
     assert len(shown[0]["documents"]) == 1
+
+
+# --------------------------------------------------------------------------- corrections
+
+_TARGETS = {
+    "split": "records/许可证档案/610522100002_李四商店/001_申请表.pdf",
+    "replace": "records/许可证档案/610522100001_张三烟酒店/001_申请表.pdf",
+    "move": "records/许可证档案/610522100001_张三烟酒店/001_申请表.pdf",
+    "edit": "records/会议记录/专销联动会议/2011/001_会议记录.pdf",
+    "withdraw": "records/处罚案卷/潼烟罚〔2011〕12号/001_询问笔录.pdf",
+}
+# Renames and unlinks each correction makes (counted): every one of them is a death point.
+_DEATHS = {"split": 31, "replace": 18, "move": 10, "edit": 10, "withdraw": 10}
+
+
+def _correct_and_die(root: Path, op: str, die_at: int, rescan: Path) -> int:
+    """Run one correction in a forked child that dies (``os._exit``) at its ``die_at``-th
+    rename or unlink, as a power cut would; the child's exit status (9: killed)."""
+    from _archival import invoke
+
+    args = {
+        "split": ["split", _TARGETS[op], "1,2,3", "--types", "申请表,实地核查记录,送达回证"],
+        "replace": ["replace", _TARGETS[op], str(rescan)],
+        "move": ["move", _TARGETS[op], "610522100002"],
+        "edit": ["edit", _TARGETS[op], "--type", "签到表"],
+        "withdraw": ["withdraw", _TARGETS[op]],
+    }[op]
+    pid = os.fork()
+    if pid == 0:  # the child: every rename and unlink counts towards its death
+        calls = [0]
+
+        def dying(real: Any) -> Any:
+            def wrapper(*a: Any, **kw: Any) -> Any:
+                calls[0] += 1
+                if calls[0] == die_at:
+                    os._exit(9)
+                return real(*a, **kw)
+
+            return wrapper
+
+        os.replace = dying(os.replace)  # type: ignore[assignment]
+        os.rename = dying(os.rename)  # type: ignore[assignment]
+        os.unlink = dying(os.unlink)  # type: ignore[assignment]
+        real_unlink = Path.unlink
+        Path.unlink = lambda self, missing_ok=False: dying(real_unlink)(self, missing_ok)  # type: ignore[method-assign]
+        try:
+            result = invoke(root, *args, "--reason", "崩溃测试")
+            os._exit(0 if result.exception is None else 3)
+        except BaseException:
+            os._exit(4)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+@pytest.fixture(scope="module")
+def small_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from _archival import build_small_archive
+
+    return build_small_archive(tmp_path_factory.mktemp("template") / "档案库").root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("op", "die_at"), [(op, n) for op, top in _DEATHS.items() for n in range(1, top + 2)]
+)
+def test_death_in_a_correction_is_finished_or_undone(
+    tmp_path: Path, small_template: Path, op: str, die_at: int
+) -> None:
+    """Kill a correction at each of its renames and unlinks; the next run (reindex) finishes
+    or undoes it: every original is there once, verify is clean, the 件号 continuous, and
+    reindex gives the same catalog twice."""
+    import shutil
+
+    from _archival import household_pdf, invoke
+    from test_corrections import assert_continuous, round_trip
+
+    from archive.core.config import Archive
+    from archive.records.reindex import open_catalog
+
+    archive = Archive(Path(shutil.copytree(small_template, tmp_path / "档案库")))
+    originals = {hashlib.sha256(p.read_bytes()).hexdigest() for p in archive.records.rglob("*.pdf")}
+    rescan = tmp_path / "重扫.pdf"
+    rescan.write_bytes(household_pdf("610522100001", "张三烟酒店", "申请表", "2011-03-06"))
+    code = _correct_and_die(archive.root, op, die_at, rescan)
+    assert code in (0, 9), code
+    assert code == 9 or die_at > 8, "every correction makes more than 8 renames and unlinks"
+
+    again = invoke(archive, "reindex")  # the next run: finishes or undoes
+    assert again.exception is None, again.exception
+    round_trip(archive)
+    assert_continuous(archive)
+    files = list(archive.records.rglob("*.pdf"))
+    shas = [hashlib.sha256(p.read_bytes()).hexdigest() for p in files]
+    assert len(shas) == len(set(shas)), "a record is there twice"
+    assert originals <= set(shas), "an original was lost"
+    for p in files:
+        assert p.with_name(p.name + ".json").exists(), p
+    assert list(archive.root.rglob(".tmp-*")) == []
+    for journal in ("journal", "refile", "corrections"):
+        folder = archive.state / journal
+        assert not folder.is_dir() or list(folder.iterdir()) == [], journal
+    with open_catalog(archive) as catalog:
+        statuses = {r["path"]: r["status"] for r in catalog.records()}
+    target = _TARGETS[op].removeprefix("records/")
+    if op == "split":  # all or nothing: the original filed alone, or three parts + withdrawn
+        parts = [p for p in statuses if "李四商店/00" in p and p != target]
+        if target in statuses:
+            assert len(parts) == 1, statuses  # only the other 申请表 of the household
+        else:
+            assert len(parts) == 4 and "已撤出/001_申请表.pdf" in statuses, statuses
+    if op == "replace":
+        replaced = "已撤出/001_申请表.pdf" in statuses
+        assert (target in statuses) != replaced, statuses
+        news = [p for p in statuses if p.startswith("许可证档案/610522100001_张三烟酒店/")]
+        assert len(news) == 2, statuses  # 营业执照 + (old 申请表 or its re-scan)
+    if code == 0:
+        assert target not in statuses or op == "edit", statuses

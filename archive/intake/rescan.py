@@ -46,6 +46,7 @@ from archive.records.corrections import (
 from archive.records.corrections import _guard as guard_state
 from archive.records.moves import recover_moves
 from archive.records.store import (
+    drop_torn_temporaries,
     fsync_dir,
     read_sidecar,
     sha256_file,
@@ -123,6 +124,7 @@ def recover_rescans(archive: Archive, catalog: Catalog, *, clock: Clock = local_
     folder = journal_dir(archive)
     if not folder.is_dir():
         return []
+    drop_torn_temporaries(folder)
     recover_moves(archive, catalog)
     Intake(archive, catalog, clock=clock)  # its constructor finishes interrupted publishes
     done: list[str] = []
@@ -151,8 +153,11 @@ def recover_rescans(archive: Archive, catalog: Catalog, *, clock: Clock = local_
             for sha in filed:
                 _unfile(archive, catalog, sha)
             done.append(f"已撤销中断的{entry['label']}: {entry['old'][:12]}")
-        shutil.rmtree(archive.state / "corrections" / entry["id"], ignore_errors=True)
+        shutil.rmtree(folder / entry["id"], ignore_errors=True)
         path.unlink()
+    for work in folder.iterdir():  # pages cut for a split that was never announced
+        if work.is_dir() and not (folder / f"{work.name}.json").exists():
+            shutil.rmtree(work, ignore_errors=True)
     return done
 
 

@@ -21,6 +21,7 @@ from archive.core.names import safe_component
 from archive.records.catalog import Catalog
 from archive.records.store import (
     dossier_folder,
+    drop_torn_temporaries,
     fsync_dir,
     next_record_name,
     read_sidecar,
@@ -151,6 +152,7 @@ def recover_moves(archive: Archive, catalog: Catalog) -> int:
     journal = journal_dir(archive)
     if not journal.is_dir():
         return 0
+    drop_torn_temporaries(journal)
     count = 0
     for entry_path in sorted(journal.glob("*.json")):
         try:
@@ -173,6 +175,10 @@ def recover_moves(archive: Archive, catalog: Catalog) -> int:
                 if a != b and b.exists() and not a.exists():
                     a.parent.mkdir(parents=True, exist_ok=True)
                     os.rename(b, a)
+        for side in {sidecar_of(old), sidecar_of(new)}:  # a sidecar write torn by the crash
+            if side.parent.is_dir():
+                for torn in side.parent.glob(f".tmp-*-{side.name}"):
+                    torn.unlink(missing_ok=True)
         entry_path.unlink()
         count += 1
     return count

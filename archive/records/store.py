@@ -247,6 +247,7 @@ def recover(journal: Path) -> list[Recovered]:
     found: list[Recovered] = []
     if not journal.is_dir():
         return found
+    drop_torn_temporaries(journal)
     for path in sorted(journal.glob("*.json")):
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
@@ -264,6 +265,13 @@ def recover(journal: Path) -> list[Recovered]:
         source = Path(os.fsdecode(bytes.fromhex(entry["source_hex"])))
         found.append(Recovered(entry["sha256"], source, record, complete))
     return found
+
+
+def drop_torn_temporaries(folder: Path) -> None:
+    """Remove the temporaries of atomic writes a crash left in a journal folder (the entry
+    they would have become was never announced, so nothing depends on them)."""
+    for leftover in folder.glob(".tmp-*"):
+        leftover.unlink(missing_ok=True)
 
 
 def append_event(record: Path, event: dict[str, Any]) -> dict[str, Any]:
