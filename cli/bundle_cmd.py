@@ -14,6 +14,7 @@ from archive.assess.score import score_with
 from archive.core.errors import UsageError
 from archive.packet.bundle import build_bundle
 from archive.packet.bundle_plan import describe, plan_from_score
+from archive.paperwork.stamp_copies import stamp_records
 from archive.records.reindex import open_catalog
 from cli.common import archive_option, emit_json, open_archive, progress, when_options, year_and_day
 from cli.scoring import announced_inputs
@@ -85,6 +86,14 @@ def bundle(
     with tempfile.TemporaryDirectory(prefix="dangan-bundle-") as work:
         with open_catalog(archive) as catalog:
             report = score_with(archive, catalog, inputs, y, day)
+            evidence = sorted(
+                {r.removeprefix("records/") for c in report.criteria for r in c.evidence}
+            )
+            with (
+                archive.writer_lock(),
+                progress("归档章") as bar,
+            ):  # the packet shows stamped copies
+                stamped = stamp_records(archive, catalog, evidence, progress=bar)
             plan = plan_from_score(
                 archive,
                 catalog,
@@ -113,6 +122,8 @@ def bundle(
         "as_of": day.isoformat(),
         "total_earned": report.total_earned,
         "total_possible": report.total_possible,
+        "stamped": len(stamped.stamped),
+        "not_stamped": stamped.failed,
     }
     if as_json:
         emit_json(data)
@@ -125,6 +136,8 @@ def bundle(
     click.echo(
         f"  自评得分 {report.total_earned:g}/{report.total_possible:g} 分 ({y}年, 截至 {day})"
     )
+    if stamped.stamped or stamped.failed:
+        click.echo(f"  归档章: 新盖 {len(stamped.stamped)} 件, 未能盖章 {len(stamped.failed)} 件")
     if counts["without_documents"]:
         click.echo(f"  无佐证材料的子项: {', '.join(counts['without_documents'])}")
 

@@ -38,6 +38,8 @@ COMMAND_MODULES = {
     "replace": "cli.correct_cmds",
     "split": "cli.correct_cmds",
     "history": "cli.correct_cmds",
+    "number": "cli.archival_cmds",
+    "stamp": "cli.archival_cmds",
 }
 
 

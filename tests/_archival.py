@@ -95,7 +95,7 @@ def invoke(archive: Archive | Path, *args: str) -> Result:
 def invoke_json(archive: Archive | Path, *args: str) -> Any:
     result = invoke(archive, *args, "--json")
     assert result.exception is None, result.exception
-    lines = [json.loads(line) for line in result.output.splitlines() if line.strip()]
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     return lines[0] if len(lines) == 1 else lines
 
 

@@ -43,6 +43,7 @@ from archive.assess.score import NA, STATUS_LABELS, CriterionScore, ScoreReport
 from archive.core.config import Archive
 from archive.packet.model import AreaPlan, BundlePlan, CriterionPlan, EvidenceDoc
 from archive.paperwork.officialdoc import Heading, OfficialDocument, Paragraph, Table
+from archive.paperwork.stamp_copies import stamped_copy
 from archive.records.catalog import Catalog
 from archive.records.store import read_sidecar, sidecar_of
 
@@ -177,15 +178,24 @@ def _searchable(source: Path) -> Path | None:
     return None
 
 
+def _stamped(source: Path) -> tuple[Path | None, str | None]:
+    """The record's stamped archival copy (when up to date) and its 档号."""
+    try:
+        side = read_sidecar(sidecar_of(source))
+    except (OSError, ValueError):
+        return None, None
+    return stamped_copy(source, side), (side.get("archival") or {}).get("code")
+
+
 def _evidence(source: Path, info: _Info | None, households: dict[str, str]) -> EvidenceDoc:
     suffix = source.suffix.lower()
-    pdf: Path | None = None
-    if suffix == ".pdf":
+    pdf, code = _stamped(source)  # the copy with its 归档章, when `dangan stamp` made it
+    if pdf is None and suffix == ".pdf":
         pdf = source
-    elif suffix in _IMAGE_SUFFIXES:
+    elif pdf is None and suffix in _IMAGE_SUFFIXES:
         pdf = _searchable(source)
     label, key, name = _names(source, info, households)
-    return EvidenceDoc(source, pdf, label, key, name + suffix)
+    return EvidenceDoc(source, pdf, label, key, name + suffix, code)
 
 
 def _names(

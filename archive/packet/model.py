@@ -20,6 +20,7 @@ class EvidenceDoc:
     label: str  # e.g. "申请表", shown in the outline and the catalogue
     key: str | None  # licence or case number for the stamp
     name: str  # clerk-readable file name inside the criterion folder
+    code: str | None = None  # 档号 (DA/T 22), shown in the catalogue and the page stamps
 
 
 @dataclass

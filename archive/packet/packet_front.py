@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import datetime
 import html
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pypdf import PdfReader
 from pypdf.generic import (
-    ArrayObject,
     DictionaryObject,
     IndirectObject,
     NameObject,
-    StreamObject,
 )
 
 from archive.packet.pdf_stream import A4
+from archive.paperwork.glyphs import Glyphs, glyph_html
+from archive.paperwork.stamp import upright_frame
 
 if TYPE_CHECKING:
     from archive.packet.model import BundlePlan, EvidenceDoc
@@ -124,7 +121,8 @@ def catalogue_rows(plan: BundlePlan, slots: list[Slot], table_page: int) -> list
             rows.append(Row(1, f"{crit.code} {crit.title}{note}", docs[0].first if docs else 0))
             for s in docs:
                 key = f"（{s.doc.key}）" if s.doc.key else ""
-                rows.append(Row(2, f"{s.doc.label}{key}", s.first))
+                code = f" {s.doc.code}" if s.doc.code else ""
+                rows.append(Row(2, f"{s.doc.label}{key}{code}", s.first))
     return rows
 
 
@@ -168,7 +166,7 @@ def _front_html(plan: BundlePlan, slots: list[Slot], chars: set[str]) -> str:
     the stamps and the catalogue; the glyph page itself is not copied into the packet.
     Neither the cover nor the table prints page numbers, so one layout suffices.
     """
-    parts = [_cover_html(plan), _table_html(plan, slots), _glyph_html(chars)]
+    parts = [_cover_html(plan), _table_html(plan, slots), glyph_html(chars)]
     bodies = [f'<section id="s{i}"{_BREAK if i else ""}>{p}</section>' for i, p in enumerate(parts)]
     return _page("".join(bodies))
 
@@ -185,128 +183,7 @@ def render_front(plan: BundlePlan, slots: list[Slot], chars: set[str]) -> tuple[
     return bytes(doc.write_pdf()), [starts["s0"], starts["s1"], starts["s2"]]
 
 
-# --------------------------------------------------------------------------- stamp font
-
-
-@dataclass
-class Glyphs:
-    """Glyph codes of the shared stamp font(s): char → (font index, CID, advance/1000)."""
-
-    cmap: dict[str, tuple[int, int, float]] = field(default_factory=dict)
-
-    def runs(self, text: str) -> Iterator[tuple[int, bytes]]:
-        """(font index, hex code string) runs for the text; unknown characters become '?'."""
-        cur, buf = -1, list[str]()
-        for ch in text:
-            font, cid, _ = self.cmap.get(ch) or self.cmap.get("?", (0, 0, 0.5))
-            if font != cur and buf:
-                yield cur, "".join(buf).encode()
-                buf = []
-            cur = font
-            buf.append(f"{cid:04x}")
-        if buf:
-            yield cur, "".join(buf).encode()
-
-    def width(self, text: str, size: float) -> float:
-        return sum(self.cmap.get(ch, (0, 0, 0.5))[2] for ch in text) * size
-
-
-_BFCHAR = re.compile(rb"beginbfchar(.*?)endbfchar", re.S)
-_BFRANGE = re.compile(rb"beginbfrange(.*?)endbfrange", re.S)
-_HEX = re.compile(rb"<([0-9a-fA-F]+)>")
-
-
-def _to_unicode(data: bytes) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for block in _BFCHAR.findall(data):
-        vals = _HEX.findall(block)
-        for code, uni in zip(vals[::2], vals[1::2], strict=False):
-            out[int(code, 16)] = bytes.fromhex(uni.decode()).decode("utf-16-be", "replace")
-    for block in _BFRANGE.findall(data):
-        for line in block.splitlines():
-            vals = _HEX.findall(line)
-            if len(vals) == 3 and b"[" not in line:
-                lo, hi, start = int(vals[0], 16), int(vals[1], 16), int(vals[2], 16)
-                for i in range(hi - lo + 1):
-                    out[lo + i] = chr(start + i)
-    return out
-
-
-def _widths(desc: DictionaryObject) -> tuple[dict[int, float], float]:
-    default = float(desc.get("/DW", 1000))
-    arr = desc.get("/W")
-    out: dict[int, float] = {}
-    if arr is None:
-        return out, default
-    items = list(arr.get_object())
-    i = 0
-    while i < len(items):
-        first = int(items[i])
-        nxt = items[i + 1].get_object() if hasattr(items[i + 1], "get_object") else items[i + 1]
-        if isinstance(nxt, list):
-            for j, w in enumerate(nxt):
-                out[first + j] = float(w)
-            i += 2
-        else:
-            for cid in range(first, int(nxt) + 1):
-                out[cid] = float(items[i + 2])
-            i += 3
-    return out, default
-
-
-def _glyph_html(chars: set[str]) -> str:
-    spaced = " ".join(html.escape(ch) for ch in sorted(chars) if ch not in " \t\r\n")
-    style = (
-        f"font-family: '{_SANS}'; font-size: 8pt; font-variant-ligatures: none; "
-        "font-kerning: none; word-break: break-all;"
-    )
-    return f'<p style="{style}">{spaced}</p>'
-
-
-def load_glyphs(reader: PdfReader, first: int) -> tuple[Glyphs, list[IndirectObject]]:
-    """Glyph codes of the Type0 fonts used on the glyph page(s) from ``first`` on."""
-    glyphs = Glyphs()
-    refs: list[IndirectObject] = []
-    seen: set[int] = set()
-    for page in reader.pages[first:]:
-        res = cast(DictionaryObject, page["/Resources"].get_object())
-        fonts = res.get("/Font")
-        if fonts is None:
-            continue
-        for ref in cast(DictionaryObject, fonts.get_object()).values():
-            if not isinstance(ref, IndirectObject) or ref.idnum in seen:
-                continue
-            seen.add(ref.idnum)
-            font = cast(DictionaryObject, ref.get_object())
-            if font.get("/Subtype") != "/Type0" or "/ToUnicode" not in font:
-                continue
-            desc = cast(
-                DictionaryObject, cast(ArrayObject, font["/DescendantFonts"])[0].get_object()
-            )
-            widths, default = _widths(desc)
-            idx = len(refs)
-            refs.append(ref)
-            cmap = cast(StreamObject, font["/ToUnicode"].get_object()).get_data()
-            for cid, text in _to_unicode(cmap).items():
-                if len(text) == 1 and text not in glyphs.cmap:
-                    glyphs.cmap[text] = (idx, cid, widths.get(cid, default) / 1000.0)
-    return glyphs, refs
-
-
 # --------------------------------------------------------------------------- stamping
-
-
-def _frame(box: tuple[float, float, float, float], rotate: int) -> tuple[str, float, float]:
-    """cm operator mapping upright page coordinates to user space, and the upright size."""
-    x0, y0, x1, y1 = box
-    w, h = x1 - x0, y1 - y0
-    if rotate == 90:
-        return f"0 1 -1 0 {x1:.3f} {y0:.3f}", h, w
-    if rotate == 180:
-        return f"-1 0 0 -1 {x1:.3f} {y1:.3f}", w, h
-    if rotate == 270:
-        return f"0 -1 1 0 {x0:.3f} {y1:.3f}", h, w
-    return f"1 0 0 1 {x0:.3f} {y0:.3f}", w, h
 
 
 def _fit(glyphs: Glyphs, text: str, size: float, room: float) -> str:
@@ -329,7 +206,10 @@ class Stamper:
             fonts[name] = ref
 
     def content(self, left: str, page: int, box: tuple[float, ...], rotate: int) -> bytes:
-        cm, w, h = _frame((box[0], box[1], box[2], box[3]), rotate)
+        x0, y0, x1, y1 = box[0], box[1], box[2], box[3]
+        frame = upright_frame((x0, y0, x1, y1), rotate)
+        cm = " ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in frame)
+        w, h = (y1 - y0, x1 - x0) if rotate in (90, 270) else (x1 - x0, y1 - y0)
         size = _STAMP_PT if w >= 300 else _STAMP_PT * max(w, 120.0) / 300
         margin = min(24.0, w * 0.05)
         right = f"第{page}页/共{self.total}页"

@@ -39,7 +39,6 @@ from archive.packet.packet_front import (
     Stamper,
     catalogue_page,
     catalogue_rows,
-    load_glyphs,
     render_front,
 )
 from archive.packet.pdf_stream import (
@@ -50,6 +49,7 @@ from archive.packet.pdf_stream import (
     ref,
     write_outline,
 )
+from archive.paperwork.glyphs import load_glyphs
 
 if TYPE_CHECKING:
     from archive.packet.model import BundlePlan, EvidenceDoc
@@ -129,6 +129,8 @@ def _stamp_left(plan: BundlePlan, slot: Slot) -> str:
     parts = [f"{crit.code} {crit.title}", slot.doc.label]
     if slot.doc.key:
         parts.append(slot.doc.key)
+    if slot.doc.code:
+        parts.append(slot.doc.code)
     return " · ".join(p for p in parts if p)
 
 

@@ -29,8 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from archive.core.config import ArchiveConfig
+from archive.core.config import Archive, ArchiveConfig
 from archive.records.catalog import Catalog
+from archive.records.store import read_sidecar, sidecar_of
 
 RETENTION_CODES = {"永久": "Y", "定期30年": "D30", "定期10年": "D10"}
 RETENTION_YEARS = {"永久": None, "定期30年": 30, "定期10年": 10}
@@ -41,6 +42,7 @@ CODE_PATTERN = re.compile(
     r"-(?P<retention>Y|D30|D10)-(?P<org>[A-Za-z0-9]{1,12})-(?P<item>\d{4,6})$"
 )
 _BY_CODE = {v: k for k, v in RETENTION_CODES.items()}
+_CASE_YEAR = re.compile(r"〔((?:19|20)\d{2})〕")
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,9 @@ def year_of(side: dict[str, Any]) -> int | None:
     date = str(keys.get("date") or "")
     if date[:4].isdigit():
         return int(date[:4])
+    case_year = _CASE_YEAR.search(str(keys.get("case_no") or ""))
+    if case_year is not None:  # 潼烟罚〔2011〕12号: the case's year
+        return int(case_year.group(1))
     for event in side.get("events", []):
         if event.get("event") == "filed" and str(event.get("at", ""))[:4].isdigit():
             return int(str(event["at"])[:4])
@@ -222,3 +227,44 @@ def retention_expiry(archival: ArchivalNo) -> int | None:
     DA/T 22 counts a 保管期限 from the year after the document's 年度."""
     years = RETENTION_YEARS.get(archival.retention)
     return None if years is None else archival.year + years
+
+
+def number_unnumbered(
+    archive: Archive,
+    catalog: Catalog,
+    policy: NumberingPolicy,
+    *,
+    at: str,
+    by: str | None = None,
+) -> list[dict[str, Any]]:
+    """Give a 档号 to every filed record that has none (records filed before numbering was
+    introduced), in filing order. Each sidecar is rewritten through the crash-safe move
+    journal (an in-place move), so the catalog never misses a number a sidecar holds.
+    Call within ``archive.writer_lock()``."""
+    from archive.records.moves import move_record, plan_move_to, recover_moves
+
+    recover_moves(archive, catalog)
+    rows = catalog.records("status = 'filed' AND archival_code IS NULL AND dossier_kind != 'tray'")
+    done = []
+    for row in sorted(rows, key=lambda r: (r["filed_at"], r["path"])):
+        record = archive.records / row["path"]
+        side = read_sidecar(sidecar_of(record))
+        new_side = numbered(catalog, side, policy, at=at, by=by)
+        if new_side is side:
+            continue
+        label = record.stem.split("_", 1)[-1]
+        dossier = side.get("dossier") or {}
+        plan = plan_move_to(
+            record,
+            side,
+            str(dossier.get("kind")),
+            str(dossier.get("key")),
+            record.parent,
+            label,
+            keep_seq=True,
+        )
+        move_record(archive, catalog, record, plan, new_side)
+        done.append(
+            {"record": f"records/{row['path']}", "archival_code": new_side["archival"]["code"]}
+        )
+    return done

@@ -83,7 +83,7 @@ def orphans(records: Path) -> list[Path]:
             continue
         if any(part.startswith(".") for part in path.relative_to(records).parts):
             continue
-        if ".ocr." in path.name:
+        if ".ocr." in path.name or ".stamped." in path.name:  # derivatives of a record
             continue
         if not path.with_name(path.name + SIDECAR_SUFFIX).exists():
             found.append(path)
