@@ -40,6 +40,7 @@ COMMAND_MODULES = {
     "history": "cli.correct_cmds",
     "number": "cli.archival_cmds",
     "stamp": "cli.archival_cmds",
+    "check": "cli.check_cmd",
 }
 
 

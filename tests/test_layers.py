@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("archive.assess",),
     ("archive.paperwork",),
     ("archive.packet",),
+    ("archive.check",),
     ("archive.ops",),
     ("cli", "web"),
 )

@@ -349,7 +349,9 @@ def check_archive(
                 f"有 {len(pending)} 项未完成的写入; 运行 dangan reindex 完成或撤销",
             )
     report.item("GD-4-4").checked = 1
-    _virus(originals + sorted(p for p in derivatives if p.is_file()), report, clamav_database)
+    scan_for_viruses(
+        originals + sorted(p for p in derivatives if p.is_file()), report, clamav_database
+    )
     return report
 
 
@@ -403,7 +405,7 @@ def _content(record: Path, where: str, side: dict[str, Any], report: CheckReport
         report.item("GD-3-4").fail(where, found.error)
 
 
-def _virus(paths: list[Path], report: CheckReport, database: Path | None) -> None:
+def scan_for_viruses(paths: list[Path], report: CheckReport, database: Path | None) -> None:
     installed, scan = report.item("GD-4-1"), report.item("GD-4-2")
     result = clamscan(paths, database)
     installed.checked = 1
