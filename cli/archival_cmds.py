@@ -63,4 +63,51 @@ def stamp(records: tuple[str, ...], force: bool, as_json: bool, archive_dir: Pat
     )
 
 
-COMMANDS = [number, stamp]
+@click.command()
+@click.option("--year", type=int, default=None, help="年度: 写该年度的归档文件目录")
+@click.option(
+    "--dossier", default=None, help="档案 (许可证号/户名/案号/会议/年份): 写其卷内目录和备考表"
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="输出文件夹 (默认: 档案库的 报告/)",
+)
+@click.option("--json", "as_json", is_flag=True)
+@archive_option
+def catalogue(
+    year: int | None, dossier: str | None, out: Path | None, as_json: bool, archive_dir: Path | None
+) -> None:
+    """归档文件目录 (按年度) 或一个档案的卷内目录和备考表: PDF (A4 横排) 和 XLSX。"""
+    from archive.core.errors import UsageError
+    from archive.paperwork.catalogue import (
+        dossier_catalogue,
+        write_catalogue_pdf,
+        write_catalogue_xlsx,
+        year_catalogue,
+    )
+
+    if (year is None) == (dossier is None):
+        raise UsageError(
+            "请指定 --year 年度 (归档文件目录) 或 --dossier 档案 (卷内目录和备考表) 之一"
+        )
+    archive = open_archive(archive_dir)
+    folder = out or archive.root / "报告"
+    with open_catalog(archive) as catalog:
+        if year is not None:
+            cat = year_catalogue(archive, catalog, year)
+            stem = f"归档文件目录_{year}"
+        else:
+            cat = dossier_catalogue(archive, catalog, str(dossier))
+            stem = "卷内目录_" + "".join(c if c.isalnum() else "_" for c in str(dossier))
+    pdf = write_catalogue_pdf(cat, folder / f"{stem}.pdf")
+    xlsx = write_catalogue_xlsx(cat, folder / f"{stem}.xlsx")
+    data = {"pdf": str(pdf), "xlsx": str(xlsx), "entries": len(cat.entries), "title": cat.title}
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(f"{cat.title}: {len(cat.entries)} 件\n  {pdf}\n  {xlsx}")
+
+
+COMMANDS = [number, stamp, catalogue]

@@ -41,6 +41,7 @@ COMMAND_MODULES = {
     "number": "cli.archival_cmds",
     "stamp": "cli.archival_cmds",
     "check": "cli.check_cmd",
+    "catalogue": "cli.archival_cmds",
 }
 
 

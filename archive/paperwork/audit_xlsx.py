@@ -26,7 +26,7 @@ _STATUS_FILLS = {
 }
 
 
-def _sheet_head(ws: Any, title: str, note: str | None, headers: tuple[str, ...]) -> int:
+def sheet_head(ws: Any, title: str, note: str | None, headers: tuple[str, ...]) -> int:
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
     ws.append([title])
@@ -48,7 +48,7 @@ def _sheet_head(ws: Any, title: str, note: str | None, headers: tuple[str, ...])
     return row
 
 
-def _finish(ws: Any, header_row: int, widths: tuple[int, ...], wrap_cols: set[int]) -> None:
+def finish_sheet(ws: Any, header_row: int, widths: tuple[int, ...], wrap_cols: set[int]) -> None:
     from openpyxl.styles import Alignment
     from openpyxl.utils import get_column_letter
 
@@ -84,7 +84,7 @@ def write_audit_xlsx(
     ws = wb.active
     assert ws is not None
     ws.title = "问题清单"
-    head = _sheet_head(ws, title, note, FINDING_HEADERS)
+    head = sheet_head(ws, title, note, FINDING_HEADERS)
     for i, f in enumerate(findings, 1):
         ws.append(
             [
@@ -102,7 +102,7 @@ def write_audit_xlsx(
         fill = _FILLS.get(f.severity)
         if fill and f.severity != "info":
             ws.cell(ws.max_row, 2).fill = PatternFill("solid", fgColor=fill)
-    _finish(ws, head, FINDING_WIDTHS, {5, 6, 7, 8})
+    finish_sheet(ws, head, FINDING_WIDTHS, {5, 6, 7, 8})
     if report is not None:
         ss = wb.create_sheet("自评得分")
         total = (
@@ -110,7 +110,7 @@ def write_audit_xlsx(
             f"得分 {report.total_earned:g}/{report.total_possible:g}"
             f"（可评估部分 {report.assessable_earned:g}/{report.assessable_possible:g}）"
         )
-        shead = _sheet_head(ss, total, note, SCORE_HEADERS)
+        shead = sheet_head(ss, total, note, SCORE_HEADERS)
         for c in report.criteria:
             ss.append(
                 [
@@ -127,7 +127,7 @@ def write_audit_xlsx(
             )
             ss.cell(ss.max_row, 6).fill = PatternFill("solid", fgColor=_STATUS_FILLS[c.status])
         ss.append(["合计", "", "", report.total_possible, report.total_earned, "", "", ""])
-        _finish(ss, shead, SCORE_WIDTHS, {3, 7})
+        finish_sheet(ss, shead, SCORE_WIDTHS, {3, 7})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
