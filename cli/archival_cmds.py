@@ -110,4 +110,104 @@ def catalogue(
         click.echo(f"{cat.title}: {len(cat.entries)} 件\n  {pdf}\n  {xlsx}")
 
 
-COMMANDS = [number, stamp, catalogue]
+@click.command("export-metadata")
+@click.option("--year", type=int, default=None, help="只导出该年度的文件")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="输出文件夹"
+)
+@click.option("--json", "as_json", is_flag=True)
+@archive_option
+def export_metadata_cmd(
+    year: int | None, out: Path, as_json: bool, archive_dir: Path | None
+) -> None:
+    """按 DA/T 46 核心元数据导出每件文件的元数据 XML (每件一个文件, 以档号命名)。"""
+    from archive.records.metadata_xml import export_metadata
+    from archive.records.store import read_sidecar, sidecar_of
+
+    archive = open_archive(archive_dir)
+    with open_catalog(archive) as catalog:
+        rows = catalog.records(
+            "archival_code IS NOT NULL" + (" AND year = ?" if year else ""), (year,) if year else ()
+        )
+    sides = [
+        (f"records/{r['path']}", read_sidecar(sidecar_of(archive.records / r["path"])))
+        for r in rows
+    ]
+    written = export_metadata(sides, archive.config.bureau, out)
+    if as_json:
+        emit_json({"out": str(out), "files": len(written)})
+    else:
+        click.echo(f"已导出 {len(written)} 件的元数据 → {out}")
+
+
+@click.command()
+@click.option("--as-of", "as_of", default=None, help="以哪一天为“今天”, YYYY-MM-DD")
+@click.option("--json", "as_json", is_flag=True)
+@archive_option
+def appraise(as_of: str | None, as_json: bool, archive_dir: Path | None) -> None:
+    """列出已过保管期限、可以鉴定销毁的文件 (永久保存的不列)。"""
+    from archive.records.retention import appraise as due_records
+    from cli.common import year_and_day
+
+    _, day = year_and_day(None, as_of)
+    archive = open_archive(archive_dir)
+    with open_catalog(archive) as catalog:
+        due = due_records(archive, catalog, day)
+    for item in due:
+        if as_json:
+            emit_json(item.as_dict())
+        else:
+            click.echo(
+                f"{item.archival_code}  {item.retention}  保存至 {item.expired_end_of} 年底  {item.title}  {item.record}"
+            )
+    if not as_json:
+        click.echo(f"已到保管期限 {len(due)} 件 (截至 {day})", err=True)
+
+
+@click.command()
+@click.argument("records", nargs=-1, required=True)
+@click.option("--reason", required=True, help="销毁原因 (如 鉴定小组意见)")
+@click.option("--approver", required=True, help="批准人")
+@click.option("--by", default=None, help="经办人 (默认: 当前登录的系统用户)")
+@click.option("--as-of", "as_of", default=None, help="以哪一天为“今天”, YYYY-MM-DD")
+@click.option("--json", "as_json", is_flag=True)
+@archive_option
+def destroy(
+    records: tuple[str, ...],
+    reason: str,
+    approver: str,
+    by: str | None,
+    as_of: str | None,
+    as_json: bool,
+    archive_dir: Path | None,
+) -> None:
+    """销毁已到保管期限的文件: 删除原件, 保留元数据与档号, 记入销毁清册 (报告/销毁清册.xlsx 和 .pdf)。"""
+    from archive.paperwork.destruction_register import write_register
+    from archive.records.retention import destroy_records, destroyed_sidecars
+    from cli.common import year_and_day
+
+    _, day = year_and_day(None, as_of)
+    archive = open_archive(archive_dir)
+    with archive.writer_lock(), open_catalog(archive) as catalog:
+        done = destroy_records(
+            archive,
+            catalog,
+            list(records),
+            actor=(by or "").strip() or getpass.getuser(),
+            reason=reason,
+            approver=approver,
+            as_of=day,
+        )
+        xlsx, pdf = write_register(
+            destroyed_sidecars(archive), archive.config.bureau, archive.root / "报告"
+        )
+    for item in done:
+        if as_json:
+            emit_json({**item.as_dict(), "register": [str(xlsx), str(pdf)]})
+        else:
+            click.echo(f"已销毁  {item.archival_code}  {item.before}  (元数据保留于 {item.record})")
+    if not as_json:
+        click.echo(f"销毁清册: {xlsx}  {pdf}")
+
+
+COMMANDS = [number, stamp, catalogue, export_metadata_cmd, appraise, destroy]

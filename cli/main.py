@@ -42,6 +42,9 @@ COMMAND_MODULES = {
     "stamp": "cli.archival_cmds",
     "check": "cli.check_cmd",
     "catalogue": "cli.archival_cmds",
+    "export-metadata": "cli.archival_cmds",
+    "appraise": "cli.archival_cmds",
+    "destroy": "cli.archival_cmds",
 }
 
 

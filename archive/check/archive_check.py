@@ -26,7 +26,7 @@ from archive.intake.preflight import EXTENSIONS
 from archive.records.numbering import NUMBERED_KINDS, RETENTION_CODES, parse_code
 
 _REQUIRED = ("sha256", "size", "mime", "original_name", "dossier", "keys", "events")
-_KINDS = {*NUMBERED_KINDS, "tray", "withdrawn"}
+_KINDS = {*NUMBERED_KINDS, "tray", "withdrawn", "destroyed"}
 _STATUSES = {"filed", "withdrawn", "destroyed"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

@@ -37,13 +37,13 @@ from archive.intake.preflight import preflight
 from archive.records.catalog import Catalog
 from archive.records.corrections import (
     Corrected,
-    _need,
     correction_event,
+    guard_state,
     keys_of,
     locate,
+    need_who_and_why,
     withdraw_record,
 )
-from archive.records.corrections import _guard as guard_state
 from archive.records.moves import recover_moves
 from archive.records.store import (
     drop_torn_temporaries,
@@ -209,7 +209,7 @@ def replace_scan(
     clock: Clock = local_now,
 ) -> list[Corrected]:
     """File ``new_file`` (a re-scan) in place of the record ``ref`` (see module doc)."""
-    _need(actor, reason)
+    need_who_and_why(actor, reason)
     recover_rescans(archive, catalog, clock=clock)
     record, side = locate(archive, catalog, ref)
     guard_state(side, ref)
@@ -319,7 +319,7 @@ def split_scan(
     clock: Clock = local_now,
 ) -> list[Corrected]:
     """Split the PDF record ``ref`` into the documents ``parts`` name (see module doc)."""
-    _need(actor, reason)
+    need_who_and_why(actor, reason)
     recover_rescans(archive, catalog, clock=clock)
     record, side = locate(archive, catalog, ref)
     guard_state(side, ref)

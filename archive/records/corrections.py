@@ -119,7 +119,7 @@ def keys_of(side: dict[str, Any]) -> DocKeys:
     )
 
 
-def _guard(side: dict[str, Any], ref: str) -> None:
+def guard_state(side: dict[str, Any], ref: str) -> None:
     status = side.get("status") or "filed"
     if status == "withdrawn":
         raise StateError(f"{ref}: 已撤出 (见其说明文件的 withdrawn 一项), 不能再更正或撤出")
@@ -127,7 +127,7 @@ def _guard(side: dict[str, Any], ref: str) -> None:
         raise StateError(f"{ref}: 已销毁, 只留有元数据, 不能再更正")
 
 
-def _need(actor: str, reason: str) -> None:
+def need_who_and_why(actor: str, reason: str) -> None:
     if not actor.strip():
         raise UsageError("更正须写明操作人")
     if not reason.strip():
@@ -153,7 +153,7 @@ def correction_event(
 # --------------------------------------------------------------------------- the operation
 
 
-def _carry_out(
+def carry_out(
     archive: Archive,
     catalog: Catalog,
     record: Path,
@@ -196,13 +196,13 @@ def _carry_out(
     )
 
 
-def _start(
+def start_correction(
     archive: Archive, catalog: Catalog, ref: str, actor: str, reason: str
 ) -> tuple[Path, dict[str, Any]]:
-    _need(actor, reason)
+    need_who_and_why(actor, reason)
     recover_moves(archive, catalog)
     record, side = locate(archive, catalog, ref)
-    _guard(side, ref)
+    guard_state(side, ref)
     return record, side
 
 
@@ -259,7 +259,7 @@ def move_to_dossier(
     clock: Clock = local_now,
 ) -> Corrected:
     """Move a record into another existing dossier (see module doc)."""
-    record, side = _start(archive, catalog, ref, actor, reason)
+    record, side = start_correction(archive, catalog, ref, actor, reason)
     dest = parse_dossier(archive, target)
     if not dossier_exists(archive, catalog, dest):
         raise NotFoundError(
@@ -284,7 +284,7 @@ def move_to_dossier(
     if plan.folder == record.parent:
         raise UsageError(f"{ref}: 已在档案 {plan.key} 中, 无需移动")
     new_side = {**side, "keys": {**keys.as_dict(), "source": "correction"}}
-    return _carry_out(
+    return carry_out(
         archive,
         catalog,
         record,
@@ -391,7 +391,7 @@ def edit_record(
         raise UsageError(
             "没有要更正的内容; 请指定 --type、--date、--licence、--case、--meeting 或 --title"
         )
-    record, side = _start(archive, catalog, ref, actor, reason)
+    record, side = start_correction(archive, catalog, ref, actor, reason)
     keys = keys_of(side)
     _apply(archive, catalog, keys, change, type_dossiers)
     if keys.dossier_kind == "tray" or not keys.resolved:
@@ -427,7 +427,7 @@ def edit_record(
         new_side["findings"] = [
             f for f in side.get("findings", []) if f.get("code") not in ("title_mismatch",)
         ]
-    return _carry_out(
+    return carry_out(
         archive,
         catalog,
         record,
@@ -459,7 +459,7 @@ def withdraw_record(
     """Take a record out of its dossier into ``records/已撤出/`` (see module doc).
 
     ``links`` (e.g. ``{"replaced_by": …}``) are kept in the sidecar's ``withdrawn`` entry."""
-    record, side = _start(archive, catalog, ref, actor, reason)
+    record, side = start_correction(archive, catalog, ref, actor, reason)
     at = clock().isoformat()
     label = side.get("doc_type") or Path(str(side.get("original_name") or record.name)).stem
     plan = plan_move_to(record, side, "withdrawn", WITHDRAWN, archive.records / WITHDRAWN, label)
@@ -477,7 +477,7 @@ def withdraw_record(
     detail = f"撤出档案 {(side.get('dossier') or {}).get('key', '')}"
     if code:
         detail += f", 档号 {code} 保留并注明撤出"
-    return _carry_out(
+    return carry_out(
         archive,
         catalog,
         record,

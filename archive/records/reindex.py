@@ -37,7 +37,7 @@ def reindex_catalog(
         rel = record.relative_to(archive.records).as_posix()
         try:
             side = read_sidecar(side_path)
-            if not record.exists():
+            if not record.exists() and side.get("status") != "destroyed":
                 report.problems.append(f"records/{rel}: 说明文件存在但原件缺失")
             catalog.upsert(rel, side, commit=False)
             report.records += 1
