@@ -229,3 +229,15 @@ def test_corrections_keep_case_and_tray_keys(small: Archive) -> None:
     assert side["archival"]["year"] == 2012 and side["archival_history"][-1]["year"] == 2011
     round_trip(small)
     assert_continuous(small)
+
+
+def test_show_and_search_give_the_archival_code(small: Archive) -> None:
+    shown = invoke_json(small, "show", LICENCE_A)
+    codes = [d["archival_code"] for d in shown[0]["documents"]]
+    assert codes == ["J001-WS·2011-D30-XK-0001", "J001-WS·2011-D30-XK-0002"]
+    assert "J001-WS·2011-D30-XK-0001" in invoke(small, "show", LICENCE_A).output
+    with small.writer_lock(), open_catalog(small) as catalog:
+        rebuild_index(small, catalog)
+    found = invoke_json(small, "search", "张三烟酒店")
+    assert {h["archival_code"] for h in found["hits"]} == set(codes)
+    assert "J001-WS·2011-D30-XK-0002" in invoke(small, "search", "张三烟酒店").output
