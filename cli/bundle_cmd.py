@@ -14,7 +14,7 @@ from archive.assess.score import score_with
 from archive.core.errors import UsageError
 from archive.packet.bundle import build_bundle
 from archive.packet.bundle_plan import describe, plan_from_score
-from archive.paperwork.stamp_copies import stamp_records
+from archive.paperwork.stamp_copies import stamp_into
 from archive.records.reindex import open_catalog
 from cli.common import archive_option, emit_json, open_archive, progress, when_options, year_and_day
 from cli.scoring import announced_inputs
@@ -89,11 +89,10 @@ def bundle(
             evidence = sorted(
                 {r.removeprefix("records/") for c in report.criteria for r in c.evidence}
             )
-            with (
-                archive.writer_lock(),
-                progress("归档章") as bar,
-            ):  # the packet shows stamped copies
-                stamped = stamp_records(archive, catalog, evidence, progress=bar)
+            with progress("归档章") as bar:  # the packet shows stamped copies; records only read
+                stamped, not_stamped = stamp_into(
+                    archive, catalog, evidence, Path(work) / "stamped", progress=bar
+                )
             plan = plan_from_score(
                 archive,
                 catalog,
@@ -103,6 +102,7 @@ def bundle(
                 date=pinned or dt.date.today(),
                 workdir=Path(work),
                 note=inputs.sample_note,
+                stamped=stamped,
             )
         with progress("生成验收材料") as bar:
             bag = build_bundle(
@@ -122,8 +122,8 @@ def bundle(
         "as_of": day.isoformat(),
         "total_earned": report.total_earned,
         "total_possible": report.total_possible,
-        "stamped": len(stamped.stamped),
-        "not_stamped": stamped.failed,
+        "stamped": len(stamped),
+        "not_stamped": not_stamped,
     }
     if as_json:
         emit_json(data)
@@ -136,8 +136,8 @@ def bundle(
     click.echo(
         f"  自评得分 {report.total_earned:g}/{report.total_possible:g} 分 ({y}年, 截至 {day})"
     )
-    if stamped.stamped or stamped.failed:
-        click.echo(f"  归档章: 新盖 {len(stamped.stamped)} 件, 未能盖章 {len(stamped.failed)} 件")
+    if stamped or not_stamped:
+        click.echo(f"  归档章: 本包盖章 {len(stamped)} 件, 未能盖章 {len(not_stamped)} 件")
     if counts["without_documents"]:
         click.echo(f"  无佐证材料的子项: {', '.join(counts['without_documents'])}")
 

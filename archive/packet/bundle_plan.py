@@ -83,9 +83,12 @@ def plan_from_score(
     date: dt.date,
     workdir: Path | None = None,
     note: str | None = None,
+    stamped: dict[Path, Path] | None = None,
 ) -> BundlePlan:
     """The packet's plan for ``report``; companion files are written into ``workdir``.
 
+    ``stamped``: record → a copy stamped with its 归档章 for this packet (records without an
+    up-to-date stamped copy of their own; see :func:`archive.paperwork.stamp_copies.stamp_into`).
     ``workdir`` must outlive :func:`archive.packet.bundle.build_bundle` (the files are copied
     then); without it a fresh temporary folder is made and left for the caller to
     remove (``plan.extra_files[0][0].parent``). ``note`` (e.g. the warning that the
@@ -103,7 +106,7 @@ def plan_from_score(
             docs: list[EvidenceDoc] = []
             for rel in c.evidence:
                 info = infos.get(rel.removeprefix("records/"))
-                doc = _evidence(archive.root / rel, info, households)
+                doc = _evidence(archive.root / rel, info, households, stamped or {})
                 if doc.pdf is None and doc.source.suffix.lower() not in _IMAGE_SUFFIXES:
                     pending.append((doc, archive.root / rel))
                 docs.append(doc)
@@ -187,9 +190,12 @@ def _stamped(source: Path) -> tuple[Path | None, str | None]:
     return stamped_copy(source, side), (side.get("archival") or {}).get("code")
 
 
-def _evidence(source: Path, info: _Info | None, households: dict[str, str]) -> EvidenceDoc:
+def _evidence(
+    source: Path, info: _Info | None, households: dict[str, str], stamped: dict[Path, Path]
+) -> EvidenceDoc:
     suffix = source.suffix.lower()
     pdf, code = _stamped(source)  # the copy with its 归档章, when `dangan stamp` made it
+    pdf = pdf or stamped.get(source)  # … or one stamped for this packet alone
     if pdf is None and suffix == ".pdf":
         pdf = source
     elif pdf is None and suffix in _IMAGE_SUFFIXES:

@@ -170,3 +170,37 @@ def stamp_records(
             progress(n, len(todo))
     catalog.commit()
     return report
+
+
+def stamp_into(
+    archive: Archive,
+    catalog: Catalog,
+    records: Iterable[str],
+    folder: Path,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[dict[Path, Path], list[dict[str, str]]]:
+    """Stamped copies, in ``folder``, of the numbered ``records`` that lack an up-to-date one
+    in the archive — for a packet, which only reads the records: record → copy, failures."""
+    todo, _ = _todo(archive, catalog, records, False)
+    made: dict[Path, Path] = {}
+    failed: list[dict[str, str]] = []
+    if not todo:
+        return made, failed
+    folder.mkdir(parents=True, exist_ok=True)
+    fields = [StampFields.from_sidecar(side) for _, side in todo]
+    painter = StampPainter([f for f in fields if f is not None])
+    for n, ((record, side), f) in enumerate(zip(todo, fields, strict=True), 1):
+        assert f is not None
+        try:
+            data, _ = stamp_first_page(archival_source(record, side), painter.page(f))
+        except (StampError, OSError, ValueError) as exc:
+            rel = record.relative_to(archive.records).as_posix()
+            failed.append({"record": f"records/{rel}", "reason": str(exc)})
+            continue
+        out = folder / f"{n:06d}.pdf"
+        out.write_bytes(data)
+        made[record] = out
+        if progress is not None:
+            progress(n, len(todo))
+    return made, failed
