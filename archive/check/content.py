@@ -2,8 +2,9 @@
 
 A PDF counts as readable when pdfium opens it and draws its first page; when pdfium refuses,
 poppler (``pdftoppm``) is asked too, and only a file both refuse is reported unreadable (one
-parser's opinion is not enough). Images must decode whole (Pillow). Encrypted PDFs (an open
-password) are reported as such, not as unreadable.
+parser's opinion is not enough). Images must decode whole (Pillow). A PDF pdfium asks a
+password for, and pypdf confirms has an open password, is reported as encrypted, not as
+unreadable.
 """
 
 from __future__ import annotations
@@ -95,8 +96,6 @@ def probe(path: Path) -> Probe:
     mime = sniff_file(path)
     result = Probe(mime)
     if mime == "application/pdf":
-        if _pdf_encrypted(path):
-            return Probe(mime, encrypted=True, readable=False, error="PDF 设有打开密码")
         import pypdfium2 as pdfium
 
         try:
@@ -109,6 +108,8 @@ def probe(path: Path) -> Probe:
             finally:
                 pdf.close()
         except Exception as exc:
+            if "password" in str(exc).lower() and _pdf_encrypted(path):
+                return Probe(mime, encrypted=True, readable=False, error="PDF 设有打开密码")
             if not _poppler_opens(path):
                 result.readable, result.error = False, f"PDF 无法打开或显示 ({exc})"
     elif mime in ("image/jpeg", "image/png", "image/tiff", "image/bmp"):
