@@ -516,11 +516,13 @@ def test_tray_document_is_filed_once_the_roster_names_it(archive_dir: Path, tmp_
     side = _sidecar(record)
     assert side["dossier"] == {"kind": "household", "key": "610522100347"}
     assert side["keys"]["source"] == "content"
-    assert side["events"][-1] == {
-        "at": side["events"][-1]["at"],
+    assert side["events"][-2] == {
+        "at": side["events"][-2]["at"],
         "event": "refiled",
         "detail": f"{first['record']} → records/{record.relative_to(archive_dir / 'records').as_posix()}",
     }
+    assert side["events"][-1]["event"] == "numbered"  # filed into its dossier: its 档号 now
+    assert side["archival"]["code"] in side["events"][-1]["detail"]
     shown = json.loads(
         run_dangan("show", "610522100347", "--json", "--archive", archive_dir).stdout
     )
