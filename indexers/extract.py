@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from indexers.ocr import MAX_SIDE, OcrPool, OcrResult, scaled, shrink, to_array
 from indexers.quality import CLEAR, PageQuality, assess, effective_dpi
+from indexers.seals import read_sealed_page
 from indexers.searchable_pdf import (
     TextBox,
     build_pdf,
@@ -51,6 +52,8 @@ class PageText:
     confidence: float | None
     quality: PageQuality | None  # None for text-layer pages
     error: str | None  # Chinese reason when this page failed
+    # the page's official seals (indexers.seals.Seal.as_dict); None: not looked for
+    seals: list[dict[str, object]] | None = None
 
 
 @dataclass
@@ -91,6 +94,7 @@ class _Scan:
     result: OcrResult | None = None
     arr: np.ndarray | None = field(default=None, repr=False)  # at most MAX_SIDE pixels
     scale: float = 1.0  # arr pixels per image pixel
+    seals: list[dict[str, object]] | None = None
 
 
 def _meta_dpi(img: Image.Image) -> float | None:
@@ -189,7 +193,11 @@ def extract_document(
         # OCR reads at most MAX_SIDE pixels anyway: shrink once here, ship less to workers
         s.arr, s.scale = shrink(to_array(s.image), MAX_SIDE)
     if ocr is not None and readable:
-        results = ocr.read_many([s.arr for s in readable if s.arr is not None], progress=progress)
+        results = ocr.read_many(
+            [s.arr for s in readable if s.arr is not None],
+            progress=progress,
+            reader=read_sealed_page,  # seals lifted off before reading, their ring text read
+        )
         for s, res in zip(readable, results, strict=True):
             if isinstance(res, BaseException):
                 s.error = f"OCR识别失败 ({type(res).__name__}: {res})"
@@ -199,6 +207,7 @@ def extract_document(
                 if res.rotation in (90, 270):
                     w, h = h, w
                 s.result = scaled(res, 1.0 / s.scale, w, h)
+                s.seals = [seal.as_dict() for seal in getattr(res, "seals", ())]
 
     for s in scans:
         if s.image is None or s.arr is None:
@@ -213,7 +222,9 @@ def extract_document(
             pages[s.number] = PageText(s.number, "", "none", 0, None, quality, err)
             continue
         r = s.result
-        pages[s.number] = PageText(s.number, r.text, "ocr", r.rotation, r.confidence, quality, None)
+        pages[s.number] = PageText(
+            s.number, r.text, "ocr", r.rotation, r.confidence, quality, None, s.seals
+        )
         s.arr = None  # free the pixels early; the searchable PDF uses the image
 
     searchable: bytes | None = None

@@ -217,6 +217,11 @@ class OcrEngine:
             h, w = w, h
         return OcrResult(lines, rotation, w, h, time.perf_counter() - start)
 
+    def recognise(self, lines: Sequence[np.ndarray]) -> list[tuple[str, float]]:
+        """Read line images (BGR, any size) with the recogniser alone: (text, score) each."""
+        read, _ = self._ocr.text_rec(list(lines)) if lines else ([], 0.0)
+        return [(str(text), float(score)) for text, score in read]
+
     def _detect(self, page: np.ndarray) -> list[np.ndarray]:
         """Text line boxes on ``page`` (BGR, at most MAX_SIDE), as the raw engine finds them.
 
@@ -318,11 +323,20 @@ def _init_worker(threads: int | None) -> None:
     _ENGINE = OcrEngine(threads)
 
 
-def _work(arr: np.ndarray, orient: bool) -> OcrResult:
+# How a page is read with an engine: OcrEngine.read by default; a module-level function
+# (picklable, it runs in the worker) to do more with the same engine, e.g. lift seals first.
+PageReader = Callable[[OcrEngine, np.ndarray, bool], OcrResult]
+
+
+def _read(engine: OcrEngine, arr: np.ndarray, orient: bool) -> OcrResult:
+    return engine.read(arr, orient=orient)
+
+
+def _work(arr: np.ndarray, orient: bool, reader: PageReader = _read) -> OcrResult:
     if _ENGINE is None:  # pragma: no cover - initializer always ran
         _init_worker(None)
     assert _ENGINE is not None
-    return _ENGINE.read(arr, orient=orient)
+    return reader(_ENGINE, arr, orient)
 
 
 Progress = Callable[[int, int], None]
@@ -399,8 +413,12 @@ class OcrPool:
         *,
         orient: bool = True,
         progress: Progress | None = None,
+        reader: PageReader = _read,
     ) -> list[OcrResult | BaseException]:
-        """Read pages in parallel; a page that fails gives its exception in its slot."""
+        """Read pages in parallel; a page that fails gives its exception in its slot.
+
+        ``reader`` reads one page with a loaded engine (in the worker process).
+        """
         total = len(images)
         out: list[OcrResult | BaseException] = []
         if self.in_process:
@@ -408,7 +426,7 @@ class OcrPool:
                 try:
                     engine = self.engine()
                     with self._read_lock:
-                        out.append(engine.read(image, orient=orient))
+                        out.append(reader(engine, to_array(image), orient))
                 except Exception as exc:
                     out.append(exc)
                 if progress:
@@ -419,7 +437,7 @@ class OcrPool:
         pool = self._pool()
         for i, image in enumerate(images):
             try:
-                futures[pool.submit(_work, to_array(image), orient)] = i
+                futures[pool.submit(_work, to_array(image), orient, reader)] = i
             except Exception as exc:  # unreadable input, or the pool broke while submitting
                 slots[i] = exc
         done = sum(s is not None for s in slots)

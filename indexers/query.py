@@ -7,6 +7,7 @@ Free text and field syntax, separated by spaces; every part must match (AND)::
     许可证号:610522100123           the licence number, or its last digits (许可证号:00123)
     案号:潼烟罚〔2011〕12号          any written form: 潼烟罚[2011]第12号, 案号:2011 12
     类型:询问笔录  类别:重点监控户  会议:专销联动  户名:鑫垚  档案:610522100123
+    印章:稽查大队                   the body on the document's seal (公章:, 盖章: too)
     日期:2010-01..2010-06           also 日期:2010, 日期:2010-03-22, 日期:2010-01..
     -南关村                         must not contain
 
@@ -50,6 +51,9 @@ FIELD_ALIASES: dict[str, str] = {
     "类别": "household_class",
     "户类": "household_class",
     "会议": "meeting",
+    "印章": "seal",
+    "公章": "seal",
+    "盖章": "seal",
     "档案": "dossier",
     "卷": "dossier",
 }
@@ -113,7 +117,7 @@ class Exact:
 
 @dataclass(frozen=True)
 class Within:
-    """Folded text that must occur inside one field (retailer or meeting)."""
+    """Folded text that must occur inside one field (retailer, meeting or seal)."""
 
     field: str
     text: str

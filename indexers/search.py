@@ -69,6 +69,7 @@ class IndexDoc:
     meeting_type: str | None
     date: str | None
     text: str
+    seals: str | None = None  # the bodies on the document's seals, joined by ｜
 
 
 @dataclass
@@ -100,7 +101,7 @@ def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("record_id", tokenizer_name="raw", fast=True)
     sb.add_bytes_field("payload", stored=True)
-    for name in ("chars", "head", "retailer", "meeting"):
+    for name in ("chars", "head", "retailer", "meeting", "seal"):
         sb.add_text_field(name, tokenizer_name=_CHARS, index_option="position")
     sb.add_text_field("words", tokenizer_name="whitespace", index_option="freq")
     for name in (
@@ -233,6 +234,8 @@ def _to_document(doc: IndexDoc) -> tantivy.Document:
     d.add_text("words", " ".join(analyzer.words(body)))
     if doc.retailer:
         d.add_text("retailer", analyzer.fold(doc.retailer))
+    if doc.seals:
+        d.add_text("seal", analyzer.fold(doc.seals))
     if doc.meeting_type:
         d.add_text("meeting", analyzer.fold(doc.meeting_type))
         d.add_text("doc_type", analyzer.fold(doc.meeting_type))
@@ -262,7 +265,7 @@ def _to_document(doc: IndexDoc) -> tantivy.Document:
 class SearchIndex:
     """The full-text index in *directory* (derived data: it can always be rebuilt)."""
 
-    SCHEMA_VERSION: int = 1
+    SCHEMA_VERSION: int = 2  # 2: the seal field
 
     def __init__(self, directory: Path, *, lock_timeout: float = 10.0) -> None:
         self.directory = Path(directory)

@@ -117,11 +117,12 @@ class World:
 
     # ------------------------------------------------------------------ documents
 
-    def document(self, doc_type: str) -> Doc:
+    def document(self, doc_type: str, case: _Case | None = None) -> Doc:
+        """A new paper of ``doc_type``; a case paper of ``case`` when one is given."""
         if doc_type in ("零售许可证", "申请表", "实地核查记录"):
             return self._licence_doc(doc_type)
         if doc_type in ("行政处罚决定书", "送达回证", "询问笔录"):
-            return self._case_doc(doc_type)
+            return self._case_doc(doc_type, case)
         if doc_type in MEETINGS:
             return self._meeting(doc_type)
         return Doc(doc_type, doc_type, "other", {}, [[]])
@@ -170,10 +171,11 @@ class World:
                 Block("核查结论:符合发证条件。"),
                 Block(f"核查人签字:{staff[0]}", "right"),
             ]
-        return Doc(doc_type, doc_type, "licence", keys, [blocks])
+        seal = BUREAU if doc_type == "零售许可证" else None  # the licence bears the bureau's seal
+        return Doc(doc_type, doc_type, "licence", keys, [blocks], seal=seal)
 
-    def _case_doc(self, doc_type: str) -> Doc:
-        c = self.case()
+    def _case_doc(self, doc_type: str, case: _Case | None = None) -> Doc:
+        c = case or self.case()
         h = c.household
         y, m, d = c.day
         qty = f"{self.rng.randint(2, 80)}.{self.rng.randint(0, 9)}"
@@ -189,7 +191,7 @@ class World:
             Block(f"受送达人签收:{h.owner}", "right"),
         ]
         if doc_type == "送达回证":
-            return Doc(doc_type, doc_type, "case", keys, [receipt])
+            return Doc(doc_type, doc_type, "case", keys, [receipt], seal=BUREAU)
         if doc_type == "行政处罚决定书":
             decision = [
                 Block(BUREAU, "subtitle"),

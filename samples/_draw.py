@@ -108,16 +108,23 @@ def render_page(
     return img, drawn
 
 
-def add_seal(img: Image.Image, text: str, dpi: int, rng: random.Random) -> Image.Image:
-    """Stamp a red round official seal (公章) with its text on an arc, near the signature."""
-    rgb = img.convert("RGB")
-    d = _px(42, dpi)
-    seal = Image.new("RGBA", (d, d), (0, 0, 0, 0))
+SEAL_RED = (214, 30, 36)
+SEAL_MM = 42.0  # a county body's round seal: 42 mm across, a star in the middle
+
+
+def seal_image(
+    text: str, dpi: int, rng: random.Random, *, diameter_mm: float = SEAL_MM
+) -> Image.Image:
+    """A round official seal (公章): ring, five-pointed star, ``text`` on the upper arc.
+
+    Returned as an "L" coverage mask (255 = full ink), turned by a few degrees as a hand
+    stamps it, with the uneven density of real seal ink.
+    """
+    d = _px(diameter_mm, dpi)
+    seal = Image.new("L", (d, d), 0)
     sd = ImageDraw.Draw(seal)
-    red = (214, 30, 36, 200)
     ring = max(3, d // 28)
-    sd.ellipse((ring, ring, d - ring, d - ring), outline=red, width=ring)
-    # five-pointed star in the middle
+    sd.ellipse((ring, ring, d - ring, d - ring), outline=255, width=ring)
     cx = cy = d / 2
     r_out, r_in = d * 0.16, d * 0.065
     pts = []
@@ -125,24 +132,69 @@ def add_seal(img: Image.Image, text: str, dpi: int, rng: random.Random) -> Image
         r = r_out if k % 2 == 0 else r_in
         a = -math.pi / 2 + k * math.pi / 5
         pts.append((cx + r * math.cos(a), cy + r * math.sin(a)))
-    sd.polygon(pts, fill=red)
+    sd.polygon(pts, fill=255)
     fnt = font(str(SANS_BOLD), max(8, round(d * 0.11)))
     n = len(text)
-    span = math.radians(240)
+    span = math.radians(min(250.0, 24.0 * n + 20.0))
     for i, ch in enumerate(text):
         a = -math.pi / 2 - span / 2 + span * (i + 0.5) / n
         rad = d / 2 - ring * 2 - fnt.size * 0.7
-        glyph = Image.new("RGBA", (int(fnt.size * 2), int(fnt.size * 2)), (0, 0, 0, 0))
-        ImageDraw.Draw(glyph).text((fnt.size / 2, fnt.size / 2), ch, font=fnt, fill=red)
+        glyph = Image.new("L", (int(fnt.size * 2), int(fnt.size * 2)), 0)
+        ImageDraw.Draw(glyph).text((fnt.size / 2, fnt.size / 2), ch, font=fnt, fill=255)
         glyph = glyph.rotate(-math.degrees(a) - 90, resample=Image.Resampling.BICUBIC)
         gx = cx + rad * math.cos(a) - glyph.width / 2
         gy = cy + rad * math.sin(a) - glyph.height / 2
-        seal.alpha_composite(glyph, (round(gx), round(gy)))
+        seal.paste(255, (round(gx), round(gy)), glyph)
     seal = seal.rotate(rng.uniform(-20, 20), resample=Image.Resampling.BICUBIC)
-    x = rgb.width - _px(25, dpi) - d - rng.randint(0, _px(10, dpi))
-    y = rgb.height - _px(95, dpi) - rng.randint(0, _px(15, dpi))
-    rgb.paste(seal, (x, y), seal)
-    return rgb
+    density = np.asarray(seal, np.float32) / 255.0
+    h = w = d
+    cv2.setRNGSeed(rng.randrange(2**31))
+    mottle = np.empty((max(1, h // 8), max(1, w // 8)), np.float32)
+    cv2.randu(mottle, np.array([0.70]), np.array([0.95]))
+    spread = cv2.resize(mottle, (w, h), interpolation=cv2.INTER_CUBIC)
+    return Image.fromarray(np.clip(density * spread * 255.0, 0, 255).astype(np.uint8), "L")
+
+
+def stamp(
+    img: Image.Image,
+    seal: Image.Image,
+    centre: tuple[float, float],
+    ink: tuple[int, int, int] = SEAL_RED,
+) -> Image.Image:
+    """Press ``seal`` (a coverage mask) on the page centred at ``centre``, as ink does.
+
+    The ink multiplies the paper: black text under the seal stays black and the paper
+    turns red, the way a real stamp over printed text looks in a scan. Returns an RGB page.
+    """
+    page = np.asarray(img.convert("RGB"), np.float32).copy()
+    cover = np.asarray(seal, np.float32) / 255.0
+    x0 = round(centre[0] - seal.width / 2)
+    y0 = round(centre[1] - seal.height / 2)
+    ph, pw = page.shape[:2]
+    sx0, sy0 = max(0, -x0), max(0, -y0)
+    x0c, y0c = max(0, x0), max(0, y0)
+    x1c, y1c = min(pw, x0 + seal.width), min(ph, y0 + seal.height)
+    if x1c <= x0c or y1c <= y0c:
+        return Image.fromarray(page.astype(np.uint8), "RGB")
+    c = cover[sy0 : sy0 + y1c - y0c, sx0 : sx0 + x1c - x0c, None]
+    tint = np.asarray(ink, np.float32) / 255.0
+    region = page[y0c:y1c, x0c:x1c]
+    page[y0c:y1c, x0c:x1c] = region * (1.0 - c * (1.0 - tint))
+    return Image.fromarray(np.clip(page, 0, 255).astype(np.uint8), "RGB")
+
+
+def seal_spot(dpi: int, width: int, height: int, rng: random.Random) -> tuple[float, float]:
+    """Where a clerk puts the seal by default: over the signature, low on the right."""
+    d = _px(SEAL_MM, dpi)
+    x = width - _px(25, dpi) - d / 2 - rng.randint(0, _px(10, dpi))
+    y = height - _px(95, dpi) + d / 2 - rng.randint(0, _px(15, dpi))
+    return x, y
+
+
+def add_seal(img: Image.Image, text: str, dpi: int, rng: random.Random) -> Image.Image:
+    """Stamp a red round official seal (公章) with its text on an arc, near the signature."""
+    seal = seal_image(text, dpi, rng)
+    return stamp(img, seal, seal_spot(dpi, img.width, img.height, rng))
 
 
 def degrade(

@@ -18,12 +18,22 @@ import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
 from indexers.searchable_pdf import PdfPage, TextBox, build_pdf, page_from_image
 from samples import _content
-from samples._draw import Placed, add_seal, degrade, make_near_blank, render_page, turn
+from samples._draw import (
+    Placed,
+    degrade,
+    make_near_blank,
+    render_page,
+    seal_image,
+    seal_spot,
+    stamp,
+    turn,
+)
 
 FORMAT_EXT = {
     "jpeg": ".jpg",
@@ -45,6 +55,9 @@ class PageTruth:
     readable: bool
     condition: str  # "clear" | "heavy_blur" | "low_res" | "blank" | "text"
     dpi: int | None
+    # seals stamped on the page: body, colour (红/灰), centre x and y and diameter as
+    # fractions of the upright page's width, height and width, and what it was put across
+    seals: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -130,8 +143,12 @@ def _scan_image(
         return img, PageTruth([], True, 0, False, "blank", dpi)
     color = doc.seal is not None and page == 0
     img, placed = render_page(doc.pages[page], dpi, color=color)
+    seals: list[dict[str, Any]] = []
     if color and doc.seal:
-        img = add_seal(img, doc.seal, dpi, rng)
+        mask = seal_image(doc.seal, dpi, rng)
+        cx, cy = seal_spot(dpi, img.width, img.height, rng)
+        img = stamp(img, mask, (cx, cy))
+        seals.append(seal_truth(doc.seal, "红", (cx, cy), mask.width, img.size, "signature"))
     blur = {"heavy_blur": dpi / 40}.get(spec.condition, rng.uniform(0.2, 0.7))
     img = degrade(img, rng, skew=rng.uniform(-1.2, 1.2), blur=blur, noise=rng.uniform(4, 9))
     readable = spec.condition == "clear"
@@ -141,7 +158,28 @@ def _scan_image(
         dpi = 60
     img = turn(img, spec.rotation)
     lines = [p.text for p in placed]
-    return img, PageTruth(lines, True, spec.rotation, readable, spec.condition, dpi)
+    if spec.fmt == "tiff":  # a greyscale scan: the seal is there, but grey
+        seals = [{**s, "colour": "灰"} for s in seals]
+    return img, PageTruth(lines, True, spec.rotation, readable, spec.condition, dpi, seals)
+
+
+def seal_truth(
+    body: str,
+    colour: str,
+    centre: tuple[float, float],
+    diameter: int,
+    size: tuple[int, int],
+    across: str,
+) -> dict[str, Any]:
+    """One seal's truth, as fractions of the upright page (see :class:`PageTruth`)."""
+    return {
+        "body": body,
+        "colour": colour,
+        "x": round(centre[0] / size[0], 4),
+        "y": round(centre[1] / size[1], 4),
+        "diameter": round(diameter / size[0], 4),
+        "across": across,
+    }
 
 
 def _encode(img: Image.Image, fmt: str, dpi: int, rng: random.Random) -> bytes:

@@ -53,6 +53,7 @@ CODE_LABELS = {
     "metric_below": "指标未达标",
     "quarantined": "隔离待处理",
     "manual_check": "需人工查看",
+    "seal_missing": "未见印章",
 }
 
 RENEWAL_DAYS = 30  # a licence's renewal is due this many days before it expires
@@ -123,6 +124,7 @@ class RecordInfo:
     legible: int | None
     filed_at: str
     codes: set[str] = field(default_factory=set)  # intake findings (illegible, title_mismatch…)
+    seals: int | None = None  # seals seen on its scanned pages; None: not looked for
     _when: tuple[int | None, int | None, int | None] | None = field(default=None, repr=False)
 
     @property
@@ -190,10 +192,12 @@ class ArchiveView:
                 r[9],
                 r[10] or "",
                 {c for c, _ in found.get(r[0], [])},
+                r[11],
             )
             for r in db.execute(
                 "SELECT record_id, path, dossier_kind, dossier_key, doc_type, title, "
-                "meeting_type, doc_date, year, legible, filed_at FROM records ORDER BY path"
+                "meeting_type, doc_date, year, legible, filed_at, "
+                "json_extract(meta, '$.seals.count') FROM records ORDER BY path"
             )
         ]
         by_id = {r.record_id: r.path for r in records}
@@ -305,6 +309,33 @@ def record_findings(r: RecordInfo, criterion: str | None, what: str) -> list[Aud
     return out
 
 
+def seal_findings(
+    r: RecordInfo, checklists: Checklists, criterion: str | None, what: str
+) -> list[AuditFinding]:
+    """A document the checklists say must bear a seal, whose scanned pages show none.
+
+    Only scanned pages are looked at (a typed PDF's seal is not in its text, and records
+    filed before seals were looked for say nothing); a seal the reader missed is possible,
+    so this is a task to check the original, not a failed dossier.
+    """
+    if r.seals != 0:
+        return []
+    required = checklists.seal_required(r.names)
+    if required is None:
+        return []
+    return [
+        AuditFinding(
+            "seal_missing",
+            WARNING,
+            what,
+            r.ref,
+            criterion,
+            f"{r.doc_type or r.title} 扫描件上未见印章（“{required.name}”须加盖公章）",
+            "核对原件：未盖章的，补盖公章后重新扫描放回收件箱；已盖章但扫描过淡的，重新扫描",
+        )
+    ]
+
+
 def check_households(
     view: ArchiveView,
     checklists: Checklists,
@@ -350,6 +381,7 @@ def check_households(
                 )
             for r in records:
                 findings += record_findings(r, criterion, what)
+                findings += seal_findings(r, checklists, criterion, what)
         if hh is not None:
             findings += _licence_term(hh, records, as_of, criterion, what)
         out.append(DossierCheck("household", key, records, findings))
@@ -445,5 +477,6 @@ def check_cases(
         ]
         for r in records:
             findings += record_findings(r, criterion, what)
+            findings += seal_findings(r, checklists, criterion, what)
         out.append(DossierCheck("case", key, records, findings))
     return out

@@ -24,7 +24,7 @@ from archive.core.yaml_lines import key_line, line_of, load_yaml_lines
 DEFAULT_PATH = Path(__file__).with_name("checklists.yaml")
 APPLICATION_TYPES = ("新办", "延续", "变更", "停业", "歇业", "恢复营业", "注销")
 _QUALIFIERS = (*APPLICATION_TYPES, "不予", "撤销")
-_TOP_KEYS = frozenset({"conditions", "household", "case", "meeting"})
+_TOP_KEYS = frozenset({"conditions", "household", "case", "meeting", "sealed"})
 _REQ_KEYS = frozenset({"name", "any_of", "also", "when"})
 
 
@@ -66,6 +66,12 @@ class Checklists:
     meeting_fields: list[Requirement]
     meeting_types: list[str] = field(default_factory=list)
     conditions: dict[str, str] = field(default_factory=dict)
+    sealed: list[Requirement] = field(default_factory=list)  # types that must bear a seal
+
+    def seal_required(self, names: Iterable[str]) -> Requirement | None:
+        """The ``sealed`` entry a document of these names (type, title) falls under."""
+        docs = list(names)
+        return next((r for r in self.sealed if r.satisfied_by(docs)), None)
 
     def household_requirements(
         self, application: str, conditions: Iterable[str] = ()
@@ -265,9 +271,14 @@ def check_checklists_data(data: Any) -> tuple[Checklists | None, list[Problem]]:
             )
         else:
             types = list(raw_types)
+    sealed: list[Requirement] = []
+    if "sealed" in data:  # optional: a bureau's older file without it checks no seals
+        sealed = _requirement_list(
+            data.get("sealed"), key_line(data, "sealed"), "sealed", conditions, problems
+        )
     if problems:
         return None, problems
-    return Checklists(household, case, fields, types, conditions), []
+    return Checklists(household, case, fields, types, conditions, sealed), []
 
 
 def check_checklists(path: Path) -> list[Problem]:

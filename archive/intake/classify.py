@@ -20,6 +20,12 @@ from typing import TYPE_CHECKING
 from archive.core.config import ArchiveConfig
 from archive.core.dockeys import DocKeys
 from archive.core.keys import find_case_numbers, find_dates, find_licence_numbers, to_halfwidth
+from archive.intake.key_recovery import (
+    partial_cases,
+    partial_licences,
+    recover_case,
+    recover_licence,
+)
 from archive.intake.roster_match import Roster
 from archive.intake.rules import Pattern, Rules, compact, load_rules
 
@@ -478,13 +484,59 @@ def apply_classification(
     return new, findings
 
 
+def recover_keys(
+    keys: DocKeys,
+    c: Classification,
+    text: str,
+    rules: Rules,
+    config: ArchiveConfig,
+    roster: Roster,
+    catalog: Catalog | None = None,
+) -> tuple[DocKeys, list[Finding]]:
+    """A licence or case number the page shows only in part (a seal across it), recovered
+    (:mod:`archive.intake.key_recovery`) when exactly one candidate fits; otherwise the
+    partial reading and the candidates go in the notes, the tray's reason."""
+    if c.empty:
+        return keys, []
+    lines = [ln for page in _pages(text) for ln in page]
+    new = dataclasses.replace(keys, notes=list(keys.notes))
+    found = None
+    if (
+        new.dossier_kind == "household"
+        and not c.licence_no
+        and keys.licence_no in (None, c.retailer_licence)  # none on the path
+    ):
+        readings = partial_licences(_labelled(lines, rules.label("licence"), line_start=False))
+        found = recover_licence(readings, roster.names, config.area_codes, c.retailer_licence)
+        if found is not None:
+            new.licence_no = found.key
+    elif new.dossier_kind == "case" and keys.case_no is None and not c.case_nos:
+        cases = partial_cases(lines, config.case_prefixes)
+        if cases and catalog is not None:
+            linked = catalog.case_numbers(c.licence_nos, c.retailer)
+            found = recover_case(cases, catalog.case_numbers(), config.case_prefixes, linked)
+            new.case_no = found.key if found is not None else None
+    if found is None:
+        return keys, []
+    new.notes.append(found.note)
+    if found.key is None:
+        return new, []
+    if new.resolved and not keys.resolved:
+        new.source = "content"
+    return new, [{"code": "key_recovered", "message": found.note}]
+
+
 def make_classifier(archive: Archive, catalog: Catalog) -> Classifier:
-    """The intake hook: rules (defaults + ``<archive>/rules.yaml``) and roster, loaded once."""
+    """The intake hook: rules (defaults + ``<archive>/rules.yaml``) and roster, loaded once;
+    case numbers already filed are looked up in the catalog as each file comes."""
     rules = load_rules(archive.root)
     roster = Roster.from_rows(dict(r) for r in catalog.households())
     config = archive.config
 
     def classify(keys: DocKeys, text: str) -> tuple[DocKeys, list[Finding]]:
-        return apply_classification(keys, classify_text(text, rules, roster, config), rules)
+        c = classify_text(text, rules, roster, config)
+        new, findings = apply_classification(keys, c, rules)
+        new, recovered = recover_keys(new, c, text, rules, config, roster, catalog)
+        return new, findings + recovered
 
     return classify

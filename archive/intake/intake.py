@@ -28,6 +28,7 @@ from archive.core.errors import ArchiveError
 from archive.core.names import decode_relpath, is_ignored, safe_component
 from archive.intake.pathkeys import keys_from_path
 from archive.intake.preflight import Preflight, Rejection, preflight
+from archive.intake.seal_facts import name_seals
 from archive.records.catalog import Catalog
 from archive.records.numbering import NumberingPolicy, numbered
 from archive.records.store import (
@@ -109,6 +110,7 @@ def _pages_json(extraction: ExtractionLike | None) -> dict[str, Any]:
                 "confidence": getattr(page, "confidence", None),
                 "error": getattr(page, "error", None),
                 "quality": None if quality is None else dict(quality.__dict__),
+                "seals": getattr(page, "seals", None),
             }
         )
     verdicts = [p["quality"]["verdict"] for p in pages if p["quality"]]
@@ -345,6 +347,7 @@ class Intake:
             if "扩展名" in note:
                 findings.append({"code": "extension_mismatch", "message": note})
         pages_json = _pages_json(extraction)
+        name_seals(pages_json["pages"], (self.archive.config.bureau,))
         if pages_json["legible"] is False:
             bad = [
                 f"第{p['number']}页: {'; '.join(p['quality']['reasons'])}"

@@ -21,7 +21,7 @@ def _allowed_errors(length: int) -> int:
     return 0 if length < 3 else 1 if length < 8 else 2
 
 
-def _levenshtein(a: str, b: str, limit: int) -> int:
+def levenshtein(a: str, b: str, limit: int) -> int:
     """Edit distance of ``a`` and ``b``, or ``limit + 1`` once it is sure to exceed ``limit``."""
     if abs(len(a) - len(b)) > limit:
         return limit + 1
@@ -132,7 +132,7 @@ class Roster:
         scored = []
         for cand in self._candidates(_bigrams(key)):
             limit = _allowed_errors(len(cand))
-            distance = _levenshtein(key, cand, limit)
+            distance = levenshtein(key, cand, limit)
             if distance <= limit:
                 scored.append((distance, cand))
         return self._best(scored)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-CATALOG_VERSION = 3
+CATALOG_VERSION = 4  # 4: meta carries the seals (count and bodies)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -109,7 +109,9 @@ def row_from_sidecar(path: str, side: dict[str, Any]) -> dict[str, Any]:
         "source": side.get("source", ""),
         "filed_at": filed,
         "legible": None if legible is None else int(bool(legible)),
-        "meta": json.dumps(keys, ensure_ascii=False, sort_keys=True),
+        "meta": json.dumps(
+            {**keys, "seals": seal_facts(text.get("pages", []))}, ensure_ascii=False, sort_keys=True
+        ),
         "text": "\n\f\n".join(p.get("text", "") for p in text.get("pages", [])),
         "status": side.get("status") or "filed",
         "archival_code": (side.get("archival") or {}).get("code"),
@@ -144,6 +146,23 @@ def numbers_from_sidecar(side: dict[str, Any]) -> list[tuple[Any, ...]]:
         except (KeyError, TypeError, ValueError):
             continue  # a malformed number: reported by dangan check, never counted
     return rows
+
+
+def seal_facts(pages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The seals a record's pages bear: count and bodies (the body named, else the ring
+    text as read); None when no page was looked at for seals (text-layer pages, old
+    records, OCR off)."""
+    looked = [p for p in pages if p.get("seals") is not None]
+    if not looked:
+        return None
+    seals = [s for p in looked for s in p["seals"]]
+    bodies = [s.get("body") or s.get("text") for s in seals]
+    return {
+        "count": len(seals),
+        "bodies": list(dict.fromkeys(b for b in bodies if b)),
+        "pages": [p.get("number") for p in looked if p["seals"]],
+        "looked": len(looked),
+    }
 
 
 class Catalog:
@@ -313,6 +332,19 @@ class Catalog:
         if record_id is None:
             return list(self.db.execute("SELECT * FROM findings ORDER BY record_id, code"))
         return list(self.db.execute("SELECT * FROM findings WHERE record_id = ?", (record_id,)))
+
+    def case_numbers(
+        self, licences: Sequence[str] | None = None, retailer: str | None = None
+    ) -> list[str]:
+        """The case numbers filed; with ``licences`` or ``retailer``, only the cases whose
+        records name one of those licence numbers or that retailer."""
+        sql = "SELECT DISTINCT case_no FROM records WHERE case_no IS NOT NULL"
+        params: list[Any] = []
+        if licences is not None or retailer is not None:
+            marks = ",".join("?" * len(licences or ()))
+            sql += f" AND (licence_no IN ({marks}) OR retailer = ?)"
+            params = [*(licences or ()), retailer or ""]
+        return [str(r[0]) for r in self.db.execute(sql + " ORDER BY case_no", params)]
 
     def household(self, licence_no: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self.db.execute(

@@ -46,6 +46,7 @@ def index_doc(row: Any, households: dict[str, Any]) -> IndexDoc:
         household_class=hh["class"] if hh else None,
         meeting_type=row["meeting_type"],
         date=row["doc_date"],
+        seals="｜".join((meta.get("seals") or {}).get("bodies") or ()) or None,
         text="\n".join(
             filter(
                 None,
