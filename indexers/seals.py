@@ -123,6 +123,24 @@ def _ring_cover(ink: np.ndarray, cx: float, cy: float, radius: float) -> float:
     return float(hits.mean())
 
 
+def _ring(
+    ink: np.ndarray, support: np.ndarray, cx: float, cy: float, radius: float
+) -> float | None:
+    """The radius of the closed ring round (cx, cy) near ``radius``, or None if none.
+
+    Closed: ink or black ink over it at 80% of the angles, and the seal's own ink at 60%
+    (so that a circle drawn over a block of black text is no seal)."""
+    best: tuple[float, float] | None = None
+    for share in (0.9, 0.95, 1.0, 1.05, 1.1, 1.15):
+        r = radius * share
+        cover = _ring_cover(support, cx, cy, r)
+        if cover >= _RING_COVER and (best is None or cover >= best[0]):
+            best = (cover, r)
+    if best is None or _ring_cover(ink, cx, cy, best[1]) < 0.6:
+        return None
+    return best[1]
+
+
 def _circles(ink: np.ndarray, support: np.ndarray) -> list[tuple[float, float, float]]:
     """Round blobs of ``ink`` whose ring is closed (``support``: ink, or black ink over it,
     since a ring crossing a line of text is black there): (cx, cy, radius) of each."""
@@ -135,43 +153,65 @@ def _circles(ink: np.ndarray, support: np.ndarray) -> list[tuple[float, float, f
     out: list[tuple[float, float, float]] = []
     for i in range(1, count):
         x, y, w, h, area = (int(v) for v in stats[i])
-        if not (lo <= w <= hi and lo <= h <= hi) or not 0.75 <= w / h <= 1.33:
+        if not (lo <= w <= hi and lo <= h <= hi) or not 0.6 <= w / h <= 1.6:
             continue
         if area < 0.04 * w * h:  # a ring alone covers about a tenth of its box
             continue
         ys, xs = np.nonzero(labels[y : y + h, x : x + w] == i)
         pts = np.stack([xs + x, ys + y], axis=1).astype(np.float32)
         (cx, cy), radius = cv2.minEnclosingCircle(pts)
-        if _ring_cover(support, cx, cy, radius) >= _RING_COVER:
-            out.append((float(cx), float(cy), float(radius)))
+        ring = _ring(ink, support, cx, cy, radius)
+        if ring is not None:
+            out.append((float(cx), float(cy), ring))
+            continue
+        # a blob grown by text beside it, or a ring cut short: look for the ring inside it
+        out += _hough(ink, support, (x, y, w, h), 0.35 * max(w, h), 0.6 * max(w, h))[:1]
+    return out
+
+
+def _hough(
+    ink: np.ndarray,
+    support: np.ndarray,
+    box: tuple[int, int, int, int],
+    r_min: float,
+    r_max: float,
+) -> list[tuple[float, float, float]]:
+    """Circles of ``r_min``–``r_max`` in ``box`` of ``ink`` (padded), whose ring is closed."""
+    x, y, w, h = box
+    pad = round(0.2 * max(w, h))
+    x0, y0 = max(0, x - pad), max(0, y - pad)
+    x1, y1 = min(ink.shape[1], x + w + pad), min(ink.shape[0], y + h + pad)
+    img = cv2.GaussianBlur(ink[y0:y1, x0:x1].astype(np.uint8) * 255, (0, 0), 2)
+    found = cv2.HoughCircles(
+        img,
+        cv2.HOUGH_GRADIENT,
+        dp=2,
+        minDist=max(1.0, 2 * r_min),
+        param1=100,
+        param2=30,
+        minRadius=max(1, int(r_min)),
+        maxRadius=max(2, int(r_max)),
+    )
+    if found is None:
+        return []
+    out = []
+    for cx, cy, r in found[0][:10]:
+        ring = _ring(ink, support, float(cx) + x0, float(cy) + y0, float(r))
+        if ring is not None and not any(abs(cx + x0 - a) + abs(cy + y0 - b) < r for a, b, _ in out):
+            out.append((float(cx) + x0, float(cy) + y0, ring))
     return out
 
 
 def _faint_circles(ink: np.ndarray, support: np.ndarray) -> list[tuple[float, float, float]]:
     """Rings too broken to make one blob (a faint seal in grey): circles by Hough's
-    transform, kept when their ring is closed. Tried only on a page with enough solid ink
-    for a ring, since it costs several times what the blobs do."""
+    transform over the page, kept when their ring is closed. Tried only on a page with
+    enough solid ink for a ring, since it costs several times what the blobs do."""
     short = min(ink.shape)
     if np.count_nonzero(ink) < 2 * np.pi * _MIN_SEAL * short * 0.5 * 2:
         return []
-    img = cv2.GaussianBlur(ink.astype(np.uint8) * 255, (0, 0), 2)
-    found = cv2.HoughCircles(
-        img,
-        cv2.HOUGH_GRADIENT,
-        dp=2,
-        minDist=short * _MIN_SEAL,
-        param1=100,
-        param2=30,
-        minRadius=int(short * _MIN_SEAL / 2),
-        maxRadius=int(short * _MAX_SEAL / 2),
-    )
-    if found is None:
-        return []
-    return [
-        (float(cx), float(cy), float(r))
-        for cx, cy, r in found[0][:10]
-        if _ring_cover(support, cx, cy, r) >= _RING_COVER
-    ]
+    h, w = ink.shape
+    r_min, r_max = short * _MIN_SEAL / 2, short * _MAX_SEAL / 2
+    return _hough(ink, support, (0, 0, w, h), r_min, r_max)
 
 
 def _disc(h: int, w: int, cx: float, cy: float, radius: float) -> np.ndarray:
@@ -255,7 +295,9 @@ def _separate_grey(grey: np.ndarray) -> tuple[np.ndarray, list[_Found]]:
         disc = _disc(y1 - y0, x1 - x0, cx - x0, cy - y0, radius * 1.04)
         crop = out[y0:y1, x0:x1]
         smooth = cv2.medianBlur(grey[y0:y1, x0:x1], 3)
-        mask = _mid_grey(smooth, paper) & disc
+        # the seal's ink: mid grey, but not the grey edge round a black character
+        near_black = cv2.dilate((smooth < 0.25 * paper).astype(np.uint8), np.ones((5, 5), np.uint8))
+        mask = _mid_grey(smooth, paper) & disc & ~near_black.astype(bool)
         seal_level = float(np.median(smooth[mask])) if mask.any() else 0.45 * paper
         # between seal grey and black text (whose core is near 0): seal ink turns to paper
         crop[disc & (crop > 0.7 * seal_level)] = np.uint8(paper)
@@ -273,8 +315,9 @@ def unroll(f: _Found) -> np.ndarray:
     text band (the foot of the seal, wherever the seal was turned), with the outer edge of
     the band on top so that the characters stand upright.
     """
-    r_in, r_out = (share * f.radius for share in _TEXT_BAND)
     cx, cy = f.cx - f.box[0], f.cy - f.box[1]
+    outer = _outer_edge(f.mask, cx, cy, f.radius)
+    r_in, r_out = (share * outer for share in _TEXT_BAND)
     steps = 720
     angles = np.linspace(0, 2 * np.pi, steps, endpoint=False)
     radii = np.linspace(r_in, r_out, 12)
@@ -296,6 +339,21 @@ def unroll(f: _Found) -> np.ndarray:
     line = cv2.remap(ink, map_x, map_y, cv2.INTER_LINEAR, borderValue=0)
     line = 255 - line
     return cv2.cvtColor(_trim(line), cv2.COLOR_GRAY2BGR)
+
+
+def _outer_edge(mask: np.ndarray, cx: float, cy: float, radius: float) -> float:
+    """The ring's outer edge: the farthest radius (0.8–1.2 × ``radius``) where at least half
+    the angles carry ink. The ring text lies at fixed shares of it."""
+    angles = np.linspace(0, 2 * np.pi, 360, endpoint=False)
+    h, w = mask.shape
+    edge = radius
+    for r in np.linspace(0.8 * radius, 1.2 * radius, 41):
+        xs = np.round(cx + r * np.cos(angles)).astype(int)
+        ys = np.round(cy + r * np.sin(angles)).astype(int)
+        inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+        if inside.any() and mask[ys[inside], xs[inside]].sum() >= 0.5 * len(angles):
+            edge = float(r)
+    return edge
 
 
 def _gap_middle(profile: np.ndarray) -> int:

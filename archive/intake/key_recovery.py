@@ -112,7 +112,8 @@ def recover_licence(
     area_codes: Sequence[str] = (),
     named: str | None = None,
 ) -> Recovery | None:
-    """The licence number a partial reading stands for, from the roster and area codes.
+    """The licence number a partial reading stands for: the roster's numbers that fit it,
+    else (a household the roster does not know) the one the area codes make of it.
 
     ``named``: the roster licence of the retailer the page names (picks among several
     candidates, and must agree with a single one). ``None`` when there is nothing to recover.
@@ -120,9 +121,10 @@ def recover_licence(
     if not readings:
         return None
     reading = readings[0]
-    candidates = {n for n in roster if _fits(reading, n)}
-    candidates |= _from_area_codes(reading, area_codes)
-    candidates = {n for n in candidates if is_valid_licence(n, area_codes)}
+    # the roster first; a household it does not know yet only by the area code
+    candidates = {n for n in roster if _fits(reading, n) and is_valid_licence(n, area_codes)}
+    if not candidates:
+        candidates = _from_area_codes(reading, area_codes)
     found = Recovery("许可证号", reading, sorted(candidates))
     if named is not None and len(candidates) > 1 and named in candidates:
         candidates = {named}
