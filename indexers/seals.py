@@ -194,7 +194,7 @@ def _hough(
     )
     if found is None:
         return []
-    out = []
+    out: list[tuple[float, float, float]] = []
     for cx, cy, r in found[0][:10]:
         ring = _ring(ink, support, float(cx) + x0, float(cy) + y0, float(r))
         if ring is not None and not any(abs(cx + x0 - a) + abs(cy + y0 - b) < r for a, b, _ in out):
