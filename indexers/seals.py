@@ -39,6 +39,7 @@ _RING_COVER = 0.80  # share of the ring's angles that must carry ink
 _TEXT_BAND = (0.55, 0.87)  # ring text lies between these shares of the seal's radius
 _UNROLL_HEIGHT = 48  # pixels: the recogniser reads lines 48 px high
 _MIN_RING_TEXT_SCORE = 0.5
+_MIN_PAGE = 200  # pixels: a strip or a thumbnail carries no seal worth finding
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,8 @@ def separate(arr: np.ndarray) -> tuple[np.ndarray, list[_Found]]:
     full size. A page without seals and without red ink touching text comes back as the
     same object.
     """
+    if min(arr.shape[:2]) < _MIN_PAGE:
+        return arr, []
     if arr.ndim == 3:
         return _separate_colour(arr)
     return _separate_grey(arr)
@@ -391,7 +394,10 @@ def _upright(x: float, y: float, rotation: int, h: int, w: int) -> tuple[float, 
 def read_sealed_page(engine: OcrEngine, arr: np.ndarray, orient: bool) -> SealedResult:
     """Read a page with its seals lifted off, and the seals' ring text (an OCR pool task)."""
     start = time.perf_counter()
-    page, found = separate(arr)
+    try:
+        page, found = separate(arr)
+    except (cv2.error, ValueError):  # lifting seals is a help to reading, never a bar to it
+        page, found = arr, []
     lifted = time.perf_counter() - start
     result = engine.read(page, orient=orient)
     ring_start = time.perf_counter()

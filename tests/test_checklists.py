@@ -171,3 +171,29 @@ def test_every_meeting_of_the_sample_standard_is_a_known_meeting_type() -> None:
     assert meetings <= set(load_checklists().meeting_types)
     dossiers = {e.dossier for c in std.criteria for e in c.evidence if e.kind == "dossier_rate"}
     assert dossiers <= {"household", "case", "meeting"}
+
+
+def test_the_checklists_say_which_documents_must_bear_a_seal() -> None:
+    lists = load_checklists()
+    for sealed in ("行政处罚决定书", "当场行政处罚决定书", "烟草专卖零售许可证", "送达回证"):
+        req = lists.seal_required([sealed])
+        assert req is not None, sealed
+    assert lists.seal_required(["行政处罚决定书"]).name == "行政处罚决定书"  # type: ignore[union-attr]
+    for unsealed in ("询问笔录", "烟草专卖零售许可证申请表", "实地核查记录", "会议记录"):
+        assert lists.seal_required([unsealed]) is None, unsealed
+
+
+def test_a_checklist_without_sealed_checks_no_seals_and_a_bad_one_says_where(
+    tmp_path: Path,
+) -> None:
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    before = text[: text.index("\nsealed:")]
+    old = tmp_path / "old.yaml"
+    old.write_text(before, encoding="utf-8")
+    assert load_checklists(old).sealed == []
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        before + "\nsealed:\n  - name: 行政处罚决定书\n    stamp: 红\n", encoding="utf-8"
+    )
+    problems = check_checklists(bad)
+    assert [p.field for p in problems] == ["sealed[0].stamp"]

@@ -29,7 +29,7 @@ from archive.records.numbering import NumberingPolicy, numbered
 from archive.records.store import SIDECAR_SUFFIX, TRAY, read_sidecar, sidecar_of
 
 # Findings the classifier owns: recomputed on refiling (others, e.g. illegible, are kept).
-CLASSIFIER_CODES = ("title_mismatch", "key_mismatch")
+CLASSIFIER_CODES = ("title_mismatch", "key_mismatch", "key_recovered")
 
 
 @dataclass
