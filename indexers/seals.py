@@ -4,8 +4,9 @@ A round seal stamped across a licence number or a case number puts its ring, its
 the ring text over the digits, and the reader then loses them. In a colour scan the seal's
 ink is red or magenta and trivially told from black: :func:`separate` finds the seals
 (round blobs of red ink with a closed ring), and lifts their ink off the page by replacing
-each red pixel with its own red channel, which for red ink is the paper's brightness and for
-black ink stays black, so the text under the seal comes back whole. Red ink that is not a
+each red pixel with its own red channel, which for red ink is near the paper's brightness (and
+is then made paper) and for black ink stays black, so the text under the seal comes back
+whole. Red ink that is not a
 seal is lifted only where it touches black text (a red signature across a line); a red
 masthead standing on its own stays, because it is text to read.
 
@@ -249,7 +250,8 @@ def _separate_colour(rgb: np.ndarray) -> tuple[np.ndarray, list[_Found]]:
     ink = red_ink(small)
     if int(np.count_nonzero(ink[::2, ::2])) < 20:
         return rgb, []
-    dark = small.min(axis=2) < 0.35 * _paper(small[..., 1])
+    paper = _paper(small[..., 1])
+    dark = small.min(axis=2) < 0.35 * paper
     found: list[_Found] = []
     lift = np.zeros(rgb.shape[:2], bool)
     for cx, cy, radius in _circles(ink, ink | dark):
@@ -275,6 +277,9 @@ def _separate_colour(rgb: np.ndarray) -> tuple[np.ndarray, list[_Found]]:
     lift = cv2.dilate(lift.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     out = rgb.copy()
     red = rgb[..., 0][lift]
+    # seal ink leaves its red channel a little below the paper's: a faint ghost of the ring
+    # text the reader would still read; what is not dark as text is paper
+    red[red > 0.6 * paper] = np.uint8(min(255.0, paper))
     for c in range(3):
         out[..., c][lift] = red
     return out, found
