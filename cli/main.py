@@ -45,6 +45,8 @@ COMMAND_MODULES = {
     "export-metadata": "cli.archival_cmds",
     "appraise": "cli.archival_cmds",
     "destroy": "cli.archival_cmds",
+    "backup": "cli.backup_cmds",
+    "restore": "cli.backup_cmds",
 }
 
 

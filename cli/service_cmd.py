@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
-from archive.ops.service_unit import render_unit, unit_name
+from archive.core.config import Archive
+from archive.core.errors import UsageError
+from archive.ops.service_unit import render_backup_units, render_unit, unit_name
 from cli.common import archive_option, open_archive
 
 
@@ -27,9 +29,38 @@ def service() -> None:
     default=None,
     help="把服务文件写入此目录 (默认: 输出到屏幕)",
 )
+@click.option(
+    "--backup", "for_backup", is_flag=True, help="生成定时备份 (dangan backup) 的 timer 和 service"
+)
+@click.option(
+    "--to",
+    "target",
+    default=None,
+    help="--backup: 备份目标 (默认取 dangan.toml 的 [backup] target)",
+)
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="--backup: 密码文件 (默认取 dangan.toml 的 [backup] password_file)",
+)
+@click.option(
+    "--at",
+    "on_calendar",
+    default="*-*-* 21:00:00",
+    show_default=True,
+    help="--backup: 何时备份 (systemd OnCalendar)",
+)
 @archive_option
 def unit(
-    run_as: str | None, poll: float | None, out_dir: Path | None, archive_dir: Path | None
+    run_as: str | None,
+    poll: float | None,
+    out_dir: Path | None,
+    for_backup: bool,
+    target: str | None,
+    password_file: Path | None,
+    on_calendar: str,
+    archive_dir: Path | None,
 ) -> None:
     """生成 systemd 服务文件。
 
@@ -42,8 +73,14 @@ def unit(
       dangan service unit --user 档案员 --out /etc/systemd/system
       systemctl daemon-reload && systemctl enable --now <服务名>
     查看: dangan status;  日志: journalctl [--user] -u <服务名>
+    定时备份 (每天 21:00, 关机错过的开机后补做):
+      dangan service unit --backup --out ~/.config/systemd/user
+      systemctl --user daemon-reload && systemctl --user enable --now <定时器名>.timer
     """
     archive = open_archive(archive_dir)
+    if for_backup:
+        _backup_units(archive, run_as, target, password_file, on_calendar, out_dir)
+        return
     if poll is not None and poll <= 0:
         raise click.UsageError("--poll 应为正数秒")
     text = render_unit(archive, user=run_as, poll=poll)
@@ -59,6 +96,47 @@ def unit(
     click.echo(str(path))
     click.echo(
         f"下一步: systemctl {scope}daemon-reload && systemctl {scope}enable --now {name}", err=True
+    )
+
+
+def _backup_units(
+    archive: Archive,
+    run_as: str | None,
+    target: str | None,
+    password_file: Path | None,
+    on_calendar: str,
+    out_dir: Path | None,
+) -> None:
+    from archive.ops.backup_config import backup_settings
+    from cli.backup_cmds import target_arg
+
+    pw = password_file.absolute() if password_file else None
+    settings = backup_settings(archive, target=target_arg(target), password_file=pw)
+    if not settings.target or not settings.password_file:
+        raise UsageError(
+            "定时备份需要备份目标和密码文件 (无人值守时无法输入密码): "
+            "在 dangan.toml 的 [backup] 中写 target 和 password_file, 或用 --to 和 --password-file"
+        )
+    units = render_backup_units(
+        archive,
+        user=run_as,
+        target=target_arg(target),
+        password_file=str(pw) if pw else None,
+        on_calendar=on_calendar,
+    )
+    if out_dir is None:
+        for name, text in units.items():
+            click.echo(f"# ---- {name}")
+            click.echo(text, nl=False)
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in units.items():
+        (out_dir / name).write_text(text, encoding="utf-8")
+        click.echo(str(out_dir / name))
+    timer = next(n for n in units if n.endswith(".timer"))
+    scope = "" if run_as else "--user "
+    click.echo(
+        f"下一步: systemctl {scope}daemon-reload && systemctl {scope}enable --now {timer}", err=True
     )
 
 

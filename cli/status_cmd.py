@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -84,11 +85,32 @@ def _lines(s: Status) -> list[tuple[str, str]]:
                 f"问题 {c['findings']} 项",
             )
         )
+    rows += _backup_rows(s.backup)
     if s.last_filed:
         at = s.last_filed["at"][:19].replace("T", " ")
         rows.append(("最近归档", f"{at}  {s.last_filed['path']}"))
     if s.interrupted:
         rows.append(("中断的归档", f"{s.interrupted} 次"))
+    return rows
+
+
+def _backup_rows(b: dict[str, Any]) -> list[tuple[str, str]]:
+    last = b.get("last")
+    if not last:
+        return [("备份", "从未备份" + (f" (目标 {b['target']})" if b.get("target") else ""))]
+    when = str(last.get("at", ""))[:16].replace("T", " ")
+    text = f"{b['age_days']:g} 天前 ({when}), 快照 {last.get('snapshot')} → {last.get('target')}"
+    if b.get("overdue"):
+        text += f"; 已超过 {b['max_age_days']} 天!"
+    rows = [("上次备份", text)]
+    if b.get("failure"):
+        rows.append(("备份失败", str(b["failure"].get("at", ""))[:16].replace("T", " ")))
+    drill = b.get("drill")
+    if drill:
+        verdict = "通过" if drill.get("ok") else "未通过"
+        rows.append(
+            ("上次演练", f"{str(drill.get('at', ''))[:10]} {verdict} ({drill.get('report')})")
+        )
     return rows
 
 

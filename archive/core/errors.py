@@ -61,6 +61,12 @@ class NotFoundError(ArchiveError):
     exit_code = 7
 
 
+class BackupError(ArchiveError):
+    """The backup engine or its target refused or failed (full, gone, wrong password …)."""
+
+    exit_code = 9
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem found while validating a whole file (row, field, expected, found)."""
