@@ -1,4 +1,5 @@
-"""Running an archive: the status overview and the service units that keep it going.
+"""Running an archive: the status overview, the service units that keep it going, and the
+second copy (backup, restore, the drill).
 
 May import: every earlier stage.
 """

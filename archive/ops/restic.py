@@ -278,6 +278,11 @@ class Restic:
     ) -> str:
         """Run restic; its stdout, or the error it means."""
         code, out, err = self.spawn(args, cwd=cwd, keep_fds=keep_fds, on_line=on_line)
+        if code < 0:
+            raise BackupError(
+                f"{action}失败 (restic): restic 进程被终止 (信号 {-code}, 如关机或被强行结束); "
+                f"目标 {self.repo}。已有的备份不受影响; 请重新运行"
+            )
         if code != 0:
             raise explain(err or out[-2000:], self.repo, action)
         return out
