@@ -30,7 +30,14 @@ from archive.core.config import Archive
 from archive.core.errors import BackupError
 from archive.ops.backup import ForeignTarget, check_backup, run_backup
 from archive.ops.backup_config import BackupSettings, backup_overview, load_state
-from archive.ops.restic import TargetGone, WrongPassword
+from archive.ops.restic import (
+    NoRepository,
+    RepositoryLocked,
+    TargetFull,
+    TargetGone,
+    WrongPassword,
+    explain,
+)
 from archive.ops.restore import restore_archive
 
 pytestmark = pytest.mark.skipif(shutil.which("restic") is None, reason="restic not installed")
@@ -321,3 +328,43 @@ def test_a_restore_killed_halfway_leaves_nothing_behind(archive: Archive, tmp_pa
     assert not dest.exists() and not list(tmp_path.glob(".新档案库*"))
     done = restore_archive(settings(repo), PASSWORD, dest)  # and it can simply be run again
     assert done.ok and (dest / "inbox" / "其他").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("stderr", "kind", "words"),
+    [  # restic 0.14's own words, as seen in the runs above
+        ("Fatal: wrong password or no key found\n", WrongPassword, "密码不对"),
+        (
+            "Fatal: unable to save snapshot: write /m/repo/data/a9/a9de-tmp-1: "
+            "no space left on device\n",
+            TargetFull,
+            "空间已满",
+        ),
+        (
+            "Fatal: unable to save snapshot: ssh command exited: signal: killed\n",
+            TargetGone,
+            "不可用了",
+        ),
+        (
+            "unable to create lock in backend: repository is already locked by PID 9574 on vm\n",
+            RepositoryLocked,
+            "正被另一个备份或检查进程使用",
+        ),
+        (
+            "Fatal: unable to open config file: stat x/config: no such file or directory\n"
+            "Is there a repository at the following location?\nx\n",
+            NoRepository,
+            "没有备份库",
+        ),
+        (
+            "panic: runtime error: invalid memory address\n\ngoroutine 1 [running]:\nmain.f()\n"
+            "\t/x.go:1 +0x1\n",
+            BackupError,
+            "panic: runtime error",
+        ),
+    ],
+)
+def test_restics_errors_are_told_in_chinese(stderr: str, kind: type, words: str) -> None:
+    error = explain(stderr, "/media/U盘/档案备份", "备份")
+    assert type(error) is kind and words in error.message and "/media/U盘/档案备份" in error.message
+    assert "goroutine" not in error.message
