@@ -244,3 +244,35 @@ def backup_overview(archive: Archive, now: dt.datetime) -> dict[str, Any]:
     if isinstance(failure, dict) and str(failure.get("at", "")) > str((last or {}).get("at", "")):
         out["failure"] = failure
     return out
+
+
+def backup_steps(b: dict[str, Any], records: int) -> list[str]:
+    """What ``dangan status`` says to do about backups (``b`` from :func:`backup_overview`)."""
+    steps: list[str] = []
+    if not b:
+        return steps
+    if b.get("failure"):
+        f = b["failure"]
+        steps.append(
+            f"上次备份失败 ({str(f.get('at', ''))[:16].replace('T', ' ')}): {f.get('error', '')}"
+        )
+    if b.get("last") is None and records:
+        steps.append(
+            "档案还没有备份到第二份介质 (另一块硬盘、U 盘或 NAS): "
+            "dangan backup --to <文件夹>; 定时备份: dangan service unit --backup"
+        )
+    elif b.get("overdue"):
+        steps.append(
+            f"上次成功备份是 {b['age_days']:g} 天前, 超过了 {b['max_age_days']} 天: 运行 dangan backup, "
+            "并检查定时备份是否在运行 (systemctl --user list-timers)"
+        )
+    for kind, label, command in (
+        ("check", "备份检查", "--check"),
+        ("drill", "恢复演练", "--drill"),
+    ):
+        last = b.get(kind)
+        if isinstance(last, dict) and last.get("ok") is False:
+            steps.append(
+                f"上次{label} ({str(last.get('at', ''))[:10]}) 未通过: 重新运行 dangan backup {command} 查看问题"
+            )
+    return steps

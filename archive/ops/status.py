@@ -23,7 +23,7 @@ from archive.core.config import Archive
 from archive.core.names import is_ignored, is_partial
 from archive.intake.preflight import LABELS
 from archive.intake.watch_lock import running_watcher
-from archive.ops.backup_config import backup_overview
+from archive.ops.backup_config import backup_overview, backup_steps
 from archive.paperwork.reports.selfcheck import SNAPSHOT_DIR
 from archive.records.catalog import CATALOG_VERSION
 from archive.records.store import TOP_FOLDERS, TRAY
@@ -65,9 +65,7 @@ class Status:
     index_rebuilding: bool = False
     watcher: dict[str, Any] | None = None
     last_selfcheck: dict[str, Any] | None = None  # month, earned, possible, findings
-    backup: dict[str, Any] = field(
-        default_factory=dict
-    )  # archive.ops.backup_config.backup_overview
+    backup: dict[str, Any] = field(default_factory=dict)  # backup_config.backup_overview
 
     @property
     def tray(self) -> int:
@@ -240,7 +238,7 @@ def next_steps(s: Status) -> list[str]:
         steps.append("检索索引与目录不一致: 下次归档时自动补齐, 或运行 dangan reindex")
     if s.index_rebuilding:
         steps.append("检索索引重建未完成: 下次归档或 dangan reindex 时从中断处继续")
-    steps += _backup_steps(s)
+    steps += backup_steps(s.backup, s.records)
     if s.standard is None:
         steps.append(
             f"未导入本省评分标准 ({CRITERIA_FILE}), 自查使用内置样例: "
@@ -255,35 +253,3 @@ def quarantine_label(code: str) -> str:
 
 def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind)
-
-
-def _backup_steps(s: Status) -> list[str]:
-    b = s.backup
-    steps: list[str] = []
-    if not b:
-        return steps
-    if b.get("failure"):
-        f = b["failure"]
-        steps.append(
-            f"上次备份失败 ({str(f.get('at', ''))[:16].replace('T', ' ')}): {f.get('error', '')}"
-        )
-    if b.get("last") is None and s.records:
-        steps.append(
-            "档案还没有备份到第二份介质 (另一块硬盘、U 盘或 NAS): "
-            "dangan backup --to <文件夹>; 定时备份: dangan service unit --backup"
-        )
-    elif b.get("overdue"):
-        steps.append(
-            f"上次成功备份是 {b['age_days']:g} 天前, 超过了 {b['max_age_days']} 天: 运行 dangan backup, "
-            "并检查定时备份是否在运行 (systemctl --user list-timers)"
-        )
-    for kind, label, command in (
-        ("check", "备份检查", "--check"),
-        ("drill", "恢复演练", "--drill"),
-    ):
-        last = b.get(kind)
-        if isinstance(last, dict) and last.get("ok") is False:
-            steps.append(
-                f"上次{label} ({str(last.get('at', ''))[:10]}) 未通过: 重新运行 dangan backup {command} 查看问题"
-            )
-    return steps
