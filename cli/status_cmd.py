@@ -99,7 +99,12 @@ def _backup_rows(b: dict[str, Any]) -> list[tuple[str, str]]:
     if not last:
         return [("备份", "从未备份" + (f" (目标 {b['target']})" if b.get("target") else ""))]
     when = str(last.get("at", ""))[:16].replace("T", " ")
-    text = f"{b['age_days']:g} 天前 ({when}), 快照 {last.get('snapshot')} → {last.get('target')}"
+    age = b.get("age_days")
+    if age is None:
+        ago = "时间不明"
+    else:
+        ago = f"{age:g} 天前" if age >= 1 else f"{round(age * 24)} 小时前"
+    text = f"{ago} ({when}), 快照 {last.get('snapshot')} → {last.get('target')}"
     if b.get("overdue"):
         text += f"; 已超过 {b['max_age_days']} 天!"
     rows = [("上次备份", text)]

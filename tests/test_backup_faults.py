@@ -277,7 +277,7 @@ def test_a_stray_restic_environment_does_not_override_the_bureaus_choice(
     assert (tmp_path / "备份" / "config").is_file() and not (tmp_path / "elsewhere").exists()
 
 
-def test_a_target_on_the_archives_own_disk_or_inside_it_is_refused(
+def test_a_target_on_the_archives_own_disk_or_inside_it_or_beside_its_password_is_refused(
     archive: Archive, tmp_path: Path
 ) -> None:
     same = tmp_path / "同一块盘"
@@ -293,6 +293,13 @@ def test_a_target_on_the_archives_own_disk_or_inside_it_is_refused(
     target = BackupSettings(target=str(tmp_path / "备份"), password_file=pw, same_disk=True)
     done = run_backup(archive, target, PASSWORD)
     assert any("密码文件" in w and "在档案库里面" in w for w in done.warnings)
+    # a password kept on the backup drive itself opens the backup for whoever takes the drive
+    on_drive = tmp_path / "备份" / "密码.txt"
+    with pytest.raises(BackupError) as beside:
+        run_backup(
+            archive, BackupSettings(str(tmp_path / "备份"), on_drive, same_disk=True), PASSWORD
+        )
+    assert "放在备份目标里" in beside.value.message
 
 
 def test_a_restore_never_lands_in_a_folder_in_use(archive: Archive, tmp_path: Path) -> None:
