@@ -213,6 +213,7 @@ def test_a_single_record_by_path_and_a_renamed_household_folder(
     sidecar_of(record).unlink()
     renamed = folder.with_name(f"{HOUSEHOLDS[3].licence_no}_改名后的店")  # the roster renamed it
     folder.rename(renamed)
+    assert run_dangan("reindex", "--archive", archive.root).returncode == 0  # as the roster does
     with dossier_restore(archive, target, PASSWORD, rel) as plan:
         assert plan.counts() == {"add": 2}
         plan.apply()
@@ -226,3 +227,20 @@ def test_a_single_record_by_path_and_a_renamed_household_folder(
     ):
         pass
     assert "快照中找不到档案 '999999999999'" in info.value.message
+
+
+def test_a_record_moved_since_the_backup_is_not_brought_back_twice(
+    archive: Archive, tmp_path: Path
+) -> None:
+    target = settings(tmp_path / "备份")
+    run_backup(archive, target, PASSWORD)
+    record = sorted(dossier(archive, HOUSEHOLDS[0].licence_no).glob("*.pdf"))[0]
+    rel = record.relative_to(archive.root).as_posix()
+    moved = run_dangan(
+        "move", rel, HOUSEHOLDS[1].licence_no, "--reason", "归错户", "--archive", archive.root
+    )
+    assert moved.returncode == 0, moved.stderr
+    with dossier_restore(archive, target, PASSWORD, HOUSEHOLDS[0].licence_no) as plan:
+        assert plan.counts() == {"elsewhere": 2, "same": 12}
+        plan.apply()
+    assert not record.exists() and _verify(archive.root)["ok"]

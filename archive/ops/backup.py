@@ -349,10 +349,13 @@ def compare_with_sidecars(root: Path, paths: list[str]) -> list[dict[str, str]]:
         record = root / snap_path.lstrip("/")
         side = record.with_name(record.name + SIDECAR_SUFFIX)
         try:
-            expected = str(read_sidecar(side)["sha256"])
+            data = read_sidecar(side)
+            expected = str(data["sha256"])
         except (OSError, ValueError, KeyError) as exc:
             bad.append({"record": snap_path, "problem": f"说明文件无法读取 ({exc})"})
             continue
+        if data.get("status") == "destroyed":
+            continue  # destroyed with approval: only its metadata is kept
         if not record.is_file():
             bad.append({"record": snap_path, "problem": "未能恢复"})
         elif sha256_file(record) != expected:

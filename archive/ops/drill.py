@@ -101,7 +101,10 @@ def _records(archive: Archive, *, hash_files: bool) -> dict[str, str]:
         record = side.with_name(side.name[: -len(SIDECAR_SUFFIX)])
         rel = record.relative_to(archive.root).as_posix()
         try:
-            out[rel] = sha256_file(record) if hash_files else str(read_sidecar(side)["sha256"])
+            data = read_sidecar(side)
+            if data.get("status") == "destroyed":
+                continue  # destroyed with approval: only its metadata is kept
+            out[rel] = sha256_file(record) if hash_files else str(data["sha256"])
         except (OSError, ValueError, KeyError):
             out[rel] = "?"
     return out

@@ -223,6 +223,7 @@ ACTION_LABELS = {
     "repair": "修复 (现有文件已损坏: 与其说明文件的 SHA-256 不符)",
     "replace": "替换 (现有文件比备份旧)",
     "newer": "现有文件比备份新",
+    "elsewhere": "不恢复 (该档案现在在别处: 已移动、撤出或销毁)",
 }
 
 
@@ -318,6 +319,32 @@ def _plan_file(archive: Archive, rel: str, source: Path, restored: set[Path]) ->
     return FilePlan(rel, "replace", source)
 
 
+def _moved_since(
+    archive: Archive, work: Path, restored: set[Path], live_prefix: str, prefix: str
+) -> set[Path]:
+    """Restored files of records that now live at another path (moved to another dossier,
+    withdrawn, or destroyed with approval): bringing them back would file them twice or undo
+    a destruction. Returns those records, their sidecars and derivatives."""
+    skip: set[Path] = set()
+    with Catalog(archive.catalog_path) as catalog:
+        for side in sorted(p for p in restored if p.name.endswith(SIDECAR_SUFFIX)):
+            record = side.with_name(side.name[: -len(SIDECAR_SUFFIX)])
+            try:
+                sha = str(read_sidecar(side)["sha256"])
+            except (OSError, ValueError, KeyError):
+                continue
+            row = catalog.by_sha(sha)
+            rel = record.relative_to(work).as_posix()
+            live = (live_prefix + rel[len(prefix.lstrip("/")) :]).removeprefix("records/")
+            if row is None or row["path"] == live:
+                continue
+            skip |= {side, record}
+            skip |= {p for p in restored if p.parent == record.parent and p.name.startswith(
+                (record.stem + ".ocr.", record.stem + ".stamped.")
+            )}  # fmt: skip
+    return skip
+
+
 @contextlib.contextmanager
 def dossier_restore(
     archive: Archive,
@@ -346,10 +373,14 @@ def dossier_restore(
             live_prefix = _live_prefix(archive, prefix)
             restored = {p for p in work.rglob("*") if p.is_file()}
             plans = []
+            elsewhere = _moved_since(archive, work, restored, live_prefix, prefix)
             for source in sorted(restored):
                 rel = source.relative_to(work).as_posix()
                 rel = live_prefix + rel[len(prefix.lstrip("/")) :]
-                plans.append(_plan_file(archive, rel, source, restored))
+                if source in elsewhere:
+                    plans.append(FilePlan(rel, "elsewhere", source))
+                else:
+                    plans.append(_plan_file(archive, rel, source, restored))
             yield DossierRestore(archive, snap, prefix, plans)
         finally:
             shutil.rmtree(work, ignore_errors=True)
