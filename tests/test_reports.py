@@ -535,7 +535,7 @@ def test_doc_number_serial_needs_a_prefix(archive_dir: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].startswith(
-        "错误: --doc-number 6: 只给了序号, 报告素材.yaml 中没有发文机关代字 doc_prefix"
+        "错误: 文号 6: 只给了序号, 报告素材.yaml 中没有发文机关代字 doc_prefix"
     )
 
 

@@ -164,11 +164,12 @@ def parse_month(value: str) -> tuple[int, int]:
     text = value.strip().translate(str.maketrans("０１２３４５６７８９－／", "0123456789-/"))
     m = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?", text)
     if not m or not 1 <= int(m.group(2)) <= 12:
-        raise UsageError(f"--month {value!r}: 应为年月, 如 2024-03")
+        raise UsageError(f"月份 {value!r}: 应为年月, 如 2024-03")
     return int(m.group(1)), int(m.group(2))
 
 
 def parse_day(value: str, option: str) -> dt.date:
+    """``option`` names the field in the message: the CLI passes its flag, a page its label."""
     from archive.assess.findings import parse_date
 
     day = parse_date(value)
@@ -186,13 +187,13 @@ def resolve_doc_number(value: str | None, prefix: str | None, year: int) -> str 
     if text.isdigit():
         if not prefix:
             raise UsageError(
-                f"--doc-number {text}: 只给了序号, 报告素材.yaml 中没有发文机关代字 doc_prefix; "
+                f"文号 {text}: 只给了序号, 报告素材.yaml 中没有发文机关代字 doc_prefix; "
                 "请写完整文号 (如 潼烟专〔2024〕6号) 或在 报告素材.yaml 中填写 doc_prefix"
             )
         return format_doc_number(prefix, year, int(text))
     parsed = parse_doc_number(text)
     if parsed is None:
-        raise UsageError(f"--doc-number {text!r}: 应为序号或完整文号, 如 6 或 潼烟专〔2024〕6号")
+        raise UsageError(f"文号 {text!r}: 应为序号或完整文号, 如 6 或 潼烟专〔2024〕6号")
     pre, y, n, style = parsed
     return format_doc_number(pre, y, n, style=style)
 
