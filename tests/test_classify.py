@@ -116,6 +116,21 @@ def test_a_bound_in_receipt_does_not_change_the_type(rules: Rules) -> None:
     assert "送达回证" in c.scores  # seen, but second
 
 
+def test_a_licence_expiry_is_not_its_date(rules: Rules) -> None:
+    """A licence with no 发证日期 line is dated by the start of its validity, not by an
+    expiry years ahead (which 四性检测 would rightly report as a date in the future)."""
+    text = (
+        "烟草专卖零售许可证副本\n许可证号:610522100257\n企业名称:潼关县王卫便利店\n"
+        "负责人:王卫\n经营地址:城关镇东街12号\n有效期限:2024-03-01 至 2029-02-28"
+    )
+    c = classify_text(text, rules, None, CONFIG)
+    assert c.doc_type == "零售许可证" and c.date == dt.date(2024, 3, 1)
+    signed = text + "\n核查时间:2024年3月5日"
+    assert classify_text(signed, rules, None, CONFIG).date == dt.date(2024, 3, 5)
+    noted = text.replace("有效期限:2024-03-01 至 2029-02-28", "有效期限:五年") + "\n2024年4月2日"
+    assert classify_text(noted, rules, None, CONFIG).date == dt.date(2024, 4, 2)
+
+
 def test_ocr_slips_in_title_and_numbers(rules: Rules) -> None:
     text = (
         "潼关县烟草专卖局\n行政处罚決定书\n潼烟罚 C2011] 第 12 号\n"

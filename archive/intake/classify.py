@@ -279,6 +279,25 @@ def _dates_after(lines: list[str], labels: tuple[str, ...]) -> dt.date | None:
     return None
 
 
+def _unlabelled_date(lines: list[str], validity: tuple[str, ...]) -> dt.date | None:
+    """A document with no dated label: its last date outside a validity range (a licence's
+    expiry years ahead is not the day the paper was made), else the range's first day."""
+    other: list[dt.date] = []
+    starts: list[dt.date] = []
+    for line in lines:
+        half = to_halfwidth(line)
+        dates = find_dates(half)
+        if not dates:
+            continue
+        if any(label in half for label in validity):
+            starts.append(dates[0])
+        else:
+            other.extend(dates)
+    if other:
+        return other[-1]
+    return starts[0] if starts else None
+
+
 # ---------------------------------------------------------------- keys
 
 
@@ -361,8 +380,8 @@ def classify_text(
         out.topic = topics[0].rstrip("。.") or None if topics else None
         out.date = out.meeting_date
     else:
-        out.date = _dates_after(lines, rules.label("doc_date")) or (
-            out.dates[-1] if out.dates else None
+        out.date = _dates_after(lines, rules.label("doc_date")) or _unlabelled_date(
+            lines, rules.label("validity")
         )
     labelled = [
         _first_token(v) for v in _labelled(lines, rules.label("retailer"), line_start=False)

@@ -40,6 +40,7 @@ LABEL_NAMES = (
     "host",
     "topic",
     "doc_date",
+    "validity",
 )
 WEIGHT_NAMES = ("title", "title_fuzzy", "title_line", "keyword", "negative")
 RETENTIONS = ("永久", "定期30年", "定期10年")
