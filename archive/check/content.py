@@ -16,9 +16,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageFile
+from PIL import Image
 
-from archive.intake.preflight import sniff
+from archive.intake.preflight import sniff, strict_images
 
 # GB/T 18894-2016: fixed-layout formats for documents (PDF, OFD), common image formats for
 # photos and scans, MP4 for video. Word, Excel and text are not long-term formats.
@@ -113,17 +113,12 @@ def probe(path: Path) -> Probe:
             if not _poppler_opens(path):
                 result.readable, result.error = False, f"PDF 无法打开或显示 ({exc})"
     elif mime in ("image/jpeg", "image/png", "image/tiff", "image/bmp"):
-        # weasyprint sets Pillow's LOAD_TRUNCATED_IMAGES for the whole process when imported;
-        # a truncated scan must not pass for whole here.
-        saved, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
         try:
-            with Image.open(path) as im:
+            with strict_images(), Image.open(path) as im:
                 result.pages = int(getattr(im, "n_frames", 1))
                 im.load()
         except Exception as exc:
             result.readable, result.error = False, f"图片无法解码 ({type(exc).__name__}: {exc})"
-        finally:
-            ImageFile.LOAD_TRUNCATED_IMAGES = saved
     elif mime is None:
         result.readable, result.error = False, "无法识别的文件格式"
     return result

@@ -5,13 +5,15 @@ Every rejection carries a code a program can read and a sentence a clerk can act
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from archive.core.config import ArchiveConfig
 
@@ -175,25 +177,38 @@ def _check_pdf(path: Path, data_tail: bytes) -> Preflight:
     return result
 
 
-def _check_image(path: Path, mime: str, max_pixels: int) -> Preflight:
-    result = Preflight(mime)
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max_pixels
+@contextlib.contextmanager
+def strict_images(max_pixels: int | None = None) -> Iterator[None]:
+    """Pillow as a checker needs it: a truncated image raises (weasyprint, once imported,
+    sets ``LOAD_TRUNCATED_IMAGES`` for the whole process, which would pass half a scan as
+    whole), and an image above ``max_pixels`` raises instead of warning."""
+    saved = ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    if max_pixels is not None:
+        Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                frames = getattr(img, "n_frames", 1)
-                for index in range(frames):
-                    img.seek(index)
-                    width, height = img.size
-                    if width * height > max_pixels:
-                        result.rejection = Rejection(
-                            "image_too_large", f"{width}×{height} 像素, 上限 {max_pixels}"
-                        )
-                        return result
-                    img.load()
-                result.pages = frames
+            yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = saved
+
+
+def _check_image(path: Path, mime: str, max_pixels: int) -> Preflight:
+    result = Preflight(mime)
+    try:
+        with strict_images(max_pixels), Image.open(path) as img:
+            frames = getattr(img, "n_frames", 1)
+            for index in range(frames):
+                img.seek(index)
+                width, height = img.size
+                if width * height > max_pixels:
+                    result.rejection = Rejection(
+                        "image_too_large", f"{width}×{height} 像素, 上限 {max_pixels}"
+                    )
+                    return result
+                img.load()
+            result.pages = frames
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         result.rejection = Rejection("image_too_large", str(exc)[:80])
     except OSError as exc:
@@ -201,8 +216,6 @@ def _check_image(path: Path, mime: str, max_pixels: int) -> Preflight:
         result.rejection = Rejection(code, str(exc)[:80])
     except (UnidentifiedImageError, ValueError, SyntaxError, EOFError) as exc:
         result.rejection = Rejection("image_corrupt", type(exc).__name__)
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
     return result
 
 
