@@ -182,3 +182,41 @@ def test_planted_records_break_nothing_else(arc: Archive) -> None:
     _plant(arc, "009_身份证明.jpg", _jpeg(), "image/jpeg")
     report = check_archive(arc)
     assert report.ok, [i.as_dict() for i in report.ordered() if i.verdict == "不通过"]
+
+
+def test_worker_processes_give_the_same_verdicts(arc: Archive) -> None:
+    """Files opened in worker processes (a large archive's default) are judged exactly as in
+    one process: the same items fail at the same places, in the same order."""
+    good = _jpeg()
+    _plant(arc, "009_身份证明.jpg", good[: len(good) // 2], "image/jpeg")
+    _plant(arc, "010_营业执照.pdf", _encrypted_pdf(), "application/pdf")
+    (arc.root / FORM).write_bytes((arc.root / FORM).read_bytes() + b"\n")
+
+    def verdicts(workers: int) -> dict[str, Any]:
+        report = check_archive(arc, workers=workers)
+        return {code: (i.verdict, i.checked, i.problems) for code, i in report.items.items()}
+
+    alone, pooled = verdicts(1), verdicts(2)
+    assert pooled == alone
+    assert {c for c, v in alone.items() if v[0] == "不通过"} >= {"GD-1-1", "GD-3-4", "GD-3-8"}
+
+
+def test_a_killed_worker_does_not_stop_the_check(arc: Archive) -> None:
+    """A worker that dies (killed, or crashed by a hostile file) costs no verdict: what it
+    had not returned is opened in the checking process itself."""
+    import os
+    import signal
+
+    from archive.check.content import probe
+    from archive.check.probe_pool import ProbePool
+
+    paths = sorted(p for p in arc.records.rglob("*.pdf") if ".stamped." not in p.name)
+    assert len(paths) >= 4
+    asked = paths * 200  # seconds of work: the workers are killed long before it is done
+    with ProbePool(asked, workers=2) as pool:
+        assert pool._executor is not None
+        for pid in list(pool._executor._processes):
+            os.kill(pid, signal.SIGKILL)
+        found = [pool.get(p) for p in paths]
+        assert pool._executor is None  # the broken pool was given up
+    assert found == [probe(p) for p in paths]

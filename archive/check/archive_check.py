@@ -18,8 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from archive.check.content import LONG_TERM, clamscan, probe
+from archive.check.content import LONG_TERM, Probe, clamscan
 from archive.check.items import CheckReport
+from archive.check.probe_pool import ProbePool, default_workers
 from archive.core.clock import Clock, local_now
 from archive.core.config import Archive
 from archive.intake.preflight import EXTENSIONS
@@ -248,8 +249,10 @@ def check_archive(
     clock: Clock = local_now,
     clamav_database: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> CheckReport:
-    """The 四性检测 of ``archive`` (see module doc)."""
+    """The 四性检测 of ``archive`` (see module doc). Files are opened in ``workers``
+    processes (default: one per core for a large archive; :mod:`archive.check.probe_pool`)."""
     now = clock()
     report = CheckReport("档案库", str(archive.root), now.isoformat())
     for code in (
@@ -273,45 +276,53 @@ def check_archive(
     derivatives: set[Path] = set()
     originals: list[Path] = []
     meta_bytes = disk_bytes = 0
-    for index, side_path in enumerate(sidecars, 1):
-        record = side_path.with_name(side_path.name[: -len(".json")])
-        where = _rel(records, record)
-        report.item("GD-3-1").checked += 1
-        try:
-            side = json.loads(side_path.read_text(encoding="utf-8"))
-            if not isinstance(side, dict):
-                raise ValueError("不是 JSON 对象")
-        except (OSError, ValueError) as exc:
-            report.item("GD-3-1").fail(where + ".json", f"元数据无法解析 ({exc})")
-            continue
-        _metadata(where, side, report, now.date())
-        by_sha[str(side.get("sha256"))].append(where)
-        for name in (side.get("derivatives") or {}).values():
-            if isinstance(name, str) and "/" not in name:
-                derivatives.add(record.with_name(name))
-        held = [side["archival"]] if isinstance(side.get("archival"), dict) else []
-        held += [h for h in side.get("archival_history") or [] if isinstance(h, dict)]
-        for n, data in enumerate(held):
+    present = [p for s in sidecars if (p := s.with_name(s.name[: -len(".json")])).is_file()]
+    jobs = default_workers(len(present)) if workers is None else workers
+    with ProbePool(present, jobs) as pool:
+        for index, side_path in enumerate(sidecars, 1):
+            record = side_path.with_name(side_path.name[: -len(".json")])
+            where = _rel(records, record)
+            report.item("GD-3-1").checked += 1
             try:
-                group = (data.get("fonds") or "", int(data["year"]), data["retention"], data["org"])
-                numbers[group].append((int(data["item"]), where))
-            except (KeyError, TypeError, ValueError):
-                report.item("GD-1-7").fail(where, "档号各项不全")
-            if n == 0 and data.get("code"):
-                by_code[str(data["code"])].append(where)
-        status = side.get("status") or "filed"
-        if not record.exists():
-            if status != "destroyed":
-                report.item("GD-2-7").fail(where, "有元数据, 但文件不存在")
-            continue
-        files.discard(record)
-        originals.append(record)
-        _content(record, where, side, report)
-        if isinstance(side.get("size"), int):
-            meta_bytes += side["size"]
-            disk_bytes += record.stat().st_size
-        if progress is not None:
-            progress(index, len(sidecars))
+                side = json.loads(side_path.read_text(encoding="utf-8"))
+                if not isinstance(side, dict):
+                    raise ValueError("不是 JSON 对象")
+            except (OSError, ValueError) as exc:
+                report.item("GD-3-1").fail(where + ".json", f"元数据无法解析 ({exc})")
+                continue
+            _metadata(where, side, report, now.date())
+            by_sha[str(side.get("sha256"))].append(where)
+            for name in (side.get("derivatives") or {}).values():
+                if isinstance(name, str) and "/" not in name:
+                    derivatives.add(record.with_name(name))
+            held = [side["archival"]] if isinstance(side.get("archival"), dict) else []
+            held += [h for h in side.get("archival_history") or [] if isinstance(h, dict)]
+            for n, data in enumerate(held):
+                try:
+                    group = (
+                        data.get("fonds") or "",
+                        int(data["year"]),
+                        data["retention"],
+                        data["org"],
+                    )
+                    numbers[group].append((int(data["item"]), where))
+                except (KeyError, TypeError, ValueError):
+                    report.item("GD-1-7").fail(where, "档号各项不全")
+                if n == 0 and data.get("code"):
+                    by_code[str(data["code"])].append(where)
+            status = side.get("status") or "filed"
+            if not record.exists():
+                if status != "destroyed":
+                    report.item("GD-2-7").fail(where, "有元数据, 但文件不存在")
+                continue
+            files.discard(record)
+            originals.append(record)
+            _content(record, where, side, report, pool.get(record))
+            if isinstance(side.get("size"), int):
+                meta_bytes += side["size"]
+                disk_bytes += record.stat().st_size
+            if progress is not None:
+                progress(index, len(sidecars))
     for path in sorted(files):
         if path in derivatives or any(m in path.name for m in _DERIVED):
             continue
@@ -355,7 +366,9 @@ def check_archive(
     return report
 
 
-def _content(record: Path, where: str, side: dict[str, Any], report: CheckReport) -> None:
+def _content(
+    record: Path, where: str, side: dict[str, Any], report: CheckReport, found: Probe
+) -> None:
     """Items that open the file itself (GD-1-1, GD-1-10, GD-1-11, GD-3-3, GD-3-4, GD-3-8)."""
     for code in ("GD-1-1", "GD-1-10", "GD-1-11", "GD-3-3", "GD-3-4", "GD-3-8"):
         report.item(code).checked += 1
@@ -365,7 +378,6 @@ def _content(record: Path, where: str, side: dict[str, Any], report: CheckReport
     stat = record.stat()
     if stat.st_size != side.get("size"):
         props.fail(where, f"文件大小 {stat.st_size} 字节, 元数据登记 {side.get('size')} 字节")
-    found = probe(record)
     if found.mime != side.get("mime"):
         props.fail(where, f"文件实为 {found.mime or '未知格式'}, 元数据登记为 {side.get('mime')}")
     expected = EXTENSIONS.get(str(side.get("mime")), "")
