@@ -54,7 +54,9 @@ area_codes = [{area_codes}]
 # meeting (会议记录) or other (anything; filed by content, else the unresolved tray).
 kinds = {{ "许可证" = "household", "案卷" = "case", "会议记录" = "meeting", "其他" = "other" }}
 max_file_mb = 200           # larger files are quarantined
-max_pixels = 200000000      # images that would decompress larger are quarantined
+max_pixels = 200000000      # images (and PDF pages read at 200 dpi) larger are quarantined
+max_pages = 1000            # documents with more pages (or TIFF frames) are quarantined
+max_document_pixels = 1000000000  # all pages of one image file together (about 115 A4 pages at 300 dpi)
 settle_seconds = 2.0        # a file is ready when size and mtime are unchanged this long
 rescan_seconds = 60         # the watcher's periodic full rescan
 
@@ -96,6 +98,8 @@ class ArchiveConfig:
     kinds: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_KINDS))
     max_file_bytes: int = 200 * 1024 * 1024
     max_pixels: int = 200_000_000
+    max_pages: int = 1000
+    max_document_pixels: int = 1_000_000_000
     settle_seconds: float = 2.0
     rescan_seconds: float = 60.0
     case_prefixes: tuple[str, ...] = ()
@@ -159,6 +163,8 @@ def parse_config(text: str, path: Path) -> ArchiveConfig:
     for key, attr, scale in (
         ("max_file_mb", "max_file_bytes", 1024 * 1024),
         ("max_pixels", "max_pixels", 1),
+        ("max_pages", "max_pages", 1),
+        ("max_document_pixels", "max_document_pixels", 1),
     ):
         if key in inbox:
             values[attr] = int(_expect(inbox, key, int, path)) * scale  # type: ignore[call-overload]

@@ -29,6 +29,19 @@ def decode_name(name: str) -> str | None:
     return None
 
 
+def name_problem(name: str) -> str:
+    """Why :func:`decode_name` refused a name: ``name_control_chars`` when it reads as text
+    but holds a line break or another control character, else ``name_undecodable``."""
+    raw = os.fsencode(name)
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return "name_control_chars"
+    return "name_undecodable"
+
+
 def decode_relpath(path: Path) -> list[str] | None:
     """Every component of a relative path decoded, or ``None`` if any cannot be."""
     parts: list[str] = []
@@ -40,13 +53,23 @@ def decode_relpath(path: Path) -> list[str] | None:
     return parts
 
 
+_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}$")
+
+
 def safe_component(text: str, fallback: str = "未命名") -> str:
-    """A name component valid on Windows and Linux and not too long for either."""
+    """A name component valid on Windows and Linux and not too long for either.
+
+    A long name is shortened in its stem: the extension (``.pdf``) is kept."""
     cleaned = _FORBIDDEN.sub("_", text).strip(" .")
     if not cleaned:
         cleaned = fallback
-    while len(cleaned.encode("utf-8")) > _MAX_NAME_BYTES:
-        cleaned = cleaned[:-1]
+    if len(cleaned.encode("utf-8")) > _MAX_NAME_BYTES:
+        match = _SUFFIX.search(cleaned)
+        suffix = match.group(0) if match and match.start() > 0 else ""
+        stem = cleaned[: len(cleaned) - len(suffix)]
+        while len((stem + suffix).encode("utf-8")) > _MAX_NAME_BYTES:
+            stem = stem[:-1]
+        cleaned = stem.rstrip(" .") + suffix
     return cleaned
 
 
@@ -59,11 +82,21 @@ def is_partial(name: str) -> bool:
     return name.lower().endswith(PARTIAL_SUFFIXES)
 
 
+_LITTER = {"thumbs.db", "desktop.ini", ".ds_store"}
+
+
+def is_litter(name: str) -> bool:
+    """What Windows, macOS and Office leave beside files: thumbnails, folder settings, lock
+    files, AppleDouble companions. Never taken, never reported."""
+    return name.lower() in _LITTER or name.startswith(("~$", "._"))
+
+
+def is_hidden(name: str) -> bool:
+    """A hidden name (a leading dot) that is not litter: not taken, but reported, because a
+    clerk may not see it in Explorer and would wonder where the file went."""
+    return name.startswith(".") and not is_litter(name)
+
+
 def is_ignored(name: str) -> bool:
-    """Scanner and OS litter, and files still being written by a copier, are never taken."""
-    lower = name.lower()
-    return (
-        name.startswith((".", "~$"))
-        or lower in {"thumbs.db", "desktop.ini", ".ds_store"}
-        or is_partial(name)
-    )
+    """Litter, hidden names and files still being written by a copier are never taken."""
+    return is_litter(name) or is_hidden(name) or is_partial(name)
