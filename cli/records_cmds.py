@@ -161,11 +161,17 @@ def verify(
             click.echo(f"  已缺失: {item['record']}")
         for path in report.unexpected:
             click.echo(f"  未登记的文件: {path}")
+        for item in report.damaged:
+            click.echo(f"  说明文件损坏: {item['record']} ({item['reason']})")
+        for path in report.uncatalogued:
+            click.echo(f"  目录库中没有: {path}")
         click.echo("全部一致" if report.ok else "发现问题, 见上")
     if not report.ok:
+        hint = "; 目录库与档案不一致, 请运行 dangan reindex" if report.uncatalogued else ""
         raise IntegrityError(
             f"校验发现 {len(report.changed)} 份被改动, {len(report.missing)} 份缺失, "
-            f"{len(report.unexpected)} 个未登记文件"
+            f"{len(report.unexpected)} 个未登记文件, {len(report.damaged)} 个说明文件损坏, "
+            f"{len(report.uncatalogued)} 份未编入目录库{hint}"
         )
 
 

@@ -84,3 +84,13 @@ def example() -> OfficialDocument:
 @pytest.fixture(scope="module")
 def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("render")
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Any:
+    """A folder beside the archive with a canary file; every access to it is recorded."""
+    from _hostile import Outside
+
+    folder = Outside(tmp_path / "outside")
+    yield folder
+    folder.stop()

@@ -85,9 +85,7 @@ def test_kill_at_random_points_loses_and_doubles_nothing(archive_dir: Path) -> N
     assert len(records) + len(quarantined) == start_files
     assert len(quarantined) >= len(bad)
     # No temporaries, no journal entries, and verify is clean.
-    leftovers = [p for p in (archive_dir / "records").rglob(".tmp-*")]
-    assert leftovers == []
-    assert list((archive_dir / ".dangan" / "journal").glob("*.json")) == []
+    assert _leftovers(archive_dir) == []
     verify = run_dangan("verify", "--json", "--archive", archive_dir)
     assert verify.returncode == 0, verify.stdout
     assert json.loads(verify.stdout)["checked"] == len(records)
@@ -117,27 +115,54 @@ with archive.writer_lock(), Catalog(archive.catalog_path) as catalog:
 """
 
 
-@pytest.mark.parametrize("die_at", range(1, 9))
-def test_death_at_each_rename_and_unlink(archive_dir: Path, die_at: int) -> None:
+def _leftovers(archive_dir: Path) -> list[str]:
+    """Journal entries and temporaries a crash left that nothing finished or removed."""
+    journal = archive_dir / ".dangan" / "journal"
+    found = [p for p in journal.iterdir()] if journal.is_dir() else []
+    for folder in ("records", "quarantine", "inbox"):
+        found += list((archive_dir / folder).rglob(".tmp-*"))
+    return sorted(str(p.relative_to(archive_dir)) for p in found)
+
+
+def _die_at(archive_dir: Path, die_at: int) -> int:
     import sys
 
+    return subprocess.run([sys.executable, "-c", _DIE_AT, str(archive_dir), str(die_at)]).returncode
+
+
+# A clean run of the inbox below makes 12 renames and unlinks: dying at each in turn (and
+# once more, past the last) covers every step between two of them.
+_STEPS = 12
+
+
+@pytest.mark.parametrize("die_at", range(1, _STEPS + 2))
+def test_death_at_each_rename_and_unlink(archive_dir: Path, die_at: int) -> None:
     from samples.badfiles import _jpeg
 
+    # Filed once before: the copy dropped again adds a "duplicate" event to the record
+    again = _jpeg((640, 480))
+    (archive_dir / "inbox" / "其他" / "通知.jpg").write_bytes(again)
+    assert run_dangan("ingest", "--archive", archive_dir).returncode == 0
+    (archive_dir / "inbox" / "其他" / "通知 副本.jpg").write_bytes(again)
     folder = archive_dir / "inbox" / "许可证" / "610522100123_张三烟酒店"
     folder.mkdir(parents=True)
     data = _jpeg()
     (folder / "申请表.jpg").write_bytes(data)
     (archive_dir / "inbox" / "其他" / "空.pdf").write_bytes(b"")
-    died = subprocess.run([sys.executable, "-c", _DIE_AT, str(archive_dir), str(die_at)])
-    assert died.returncode in (0, 9)
+    died = _die_at(archive_dir, die_at)
+    assert died == (0 if die_at > _STEPS else 9), "the step count of a clean run changed"
     final = run_dangan("ingest", "--json", "--archive", archive_dir)
     assert final.returncode == 0, final.stderr
     assert _files_under(archive_dir / "inbox") == []
+    assert _leftovers(archive_dir) == []
     digest = hashlib.sha256(data).hexdigest()
     records = [p for p in (archive_dir / "records").rglob("*.jpg")]
-    assert [hashlib.sha256(p.read_bytes()).hexdigest() for p in records] == [digest]
-    assert records[0].with_name(records[0].name + ".json").exists()
+    shas = sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in records)
+    assert shas == sorted([digest, hashlib.sha256(again).hexdigest()])
+    for record in records:
+        assert record.with_name(record.name + ".json").exists()
     assert len(list((archive_dir / "quarantine").rglob("空*.pdf"))) == 1
+    assert len(list((archive_dir / "quarantine").rglob("通知 副本*.jpg"))) == 1
     assert run_dangan("verify", "--archive", archive_dir).returncode == 0
     shown = json.loads(
         run_dangan("show", "610522100123", "--json", "--archive", archive_dir).stdout

@@ -262,27 +262,35 @@ class Catalog:
             self.db.execute(f"DELETE FROM {table} WHERE record_id = ?", (record_id,))
         self.db.commit()
 
-    def add_quarantine(self, path: str, why: dict[str, Any]) -> None:
+    def add_quarantine(self, path: str, why: dict[str, Any], *, commit: bool = True) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
             (path, why["code"], why["reason"], why["at"], why.get("sha256"), why.get("source")),
         )
-        self.db.commit()
+        if commit:
+            self.db.commit()
 
-    def clear(self) -> None:
+    def clear(self, *, commit: bool = True) -> None:
         for table in ("records", "events", "findings", "numbers", "households", "quarantine"):
             self.db.execute(f"DELETE FROM {table}")
-        self.db.commit()
+        if commit:
+            self.db.commit()
 
-    def replace_households(self, rows: Iterable[dict[str, str | None]]) -> int:
+    def replace_households(
+        self, rows: Iterable[dict[str, str | None]], *, commit: bool = True
+    ) -> int:
         self.db.execute("DELETE FROM households")
         cur = self.db.executemany(
             "INSERT INTO households VALUES "
             "(:licence_no, :name, :operator, :address, :class, :valid_from, :valid_to)",
             list(rows),
         )
-        self.db.commit()
+        if commit:
+            self.db.commit()
         return cur.rowcount
+
+    def rollback(self) -> None:
+        self.db.rollback()
 
     def move_prefix(self, old: str, new: str) -> None:
         """Records under folder ``old`` now live under ``new`` (a renamed dossier folder)."""

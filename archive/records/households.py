@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from archive.core.bounded import read_csv_rows, read_xlsx_rows
 from archive.core.config import Archive
 from archive.core.errors import ArchiveError, Problem, ValidationError
 from archive.core.keys import find_dates, is_valid_licence, to_halfwidth
@@ -77,29 +78,9 @@ def _parse_date(text: str) -> dt.date | None:
 def _read_rows(path: Path) -> list[list[Any]]:
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        try:
-            workbook = load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:
-            raise ArchiveError(
-                f"{path}: 无法作为 Excel 文件打开 ({type(exc).__name__}); 请另存为 .xlsx"
-            ) from exc
-        sheet = workbook.worksheets[0]
-        rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-        workbook.close()
-        return rows
+        return read_xlsx_rows(path)
     if suffix in (".csv", ".txt"):
-        data = path.read_bytes()
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise ArchiveError(f"{path}: 编码无法识别 (应为 UTF-8 或 GBK)")
-        return [list(r) for r in csv.reader(io.StringIO(text))]
+        return list(read_csv_rows(path))
     raise ArchiveError(f"{path}: 不支持的名册格式 {suffix or '(无扩展名)'}; 请用 .csv 或 .xlsx")
 
 

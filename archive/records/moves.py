@@ -18,6 +18,7 @@ from typing import Any
 from archive.core.config import Archive
 from archive.core.dockeys import DocKeys
 from archive.core.names import safe_component
+from archive.core.paths import PathRefused, child, inside
 from archive.records.catalog import Catalog
 from archive.records.store import (
     dossier_folder,
@@ -96,10 +97,18 @@ def plan_move_to(
     for role, name in derivative_names(side).items():
         if not name.startswith(record.stem):
             continue
-        new_name = target.stem + name[len(record.stem) :]
-        if (record.parent / name).exists():
-            renames.append((record.parent / name, folder / new_name))
-        renamed[role] = new_name
+        try:  # a name from the sidecar: a file beside the record, never elsewhere
+            here, there = (
+                child(record.parent, name),
+                child(folder, target.stem + name[len(record.stem) :]),
+            )
+        except PathRefused:
+            continue
+        if here.name != name:
+            continue
+        if here.exists():
+            renames.append((here, there))
+        renamed[role] = there.name
     renames.append((record, target))
     return MovePlan(kind, key, folder, target, renames, renamed)
 
@@ -137,7 +146,8 @@ def move_record(
     for old, new in plan.renames:
         if old != new:
             os.rename(old, new)
-    write_json_atomic(sidecar_of(plan.target), new_side)  # from here on, the record is there
+    # from here on, the record is there
+    write_json_atomic(sidecar_of(plan.target), new_side, staging=journal)
     fsync_dir(plan.folder)
     if plan.target != record:
         sidecar_of(record).unlink()
@@ -161,8 +171,12 @@ def recover_moves(archive: Archive, catalog: Catalog) -> int:
             entry_path.unlink()  # torn before any rename: nothing moved
             continue
         records = archive.records
-        old, new = records / entry["old"], records / entry["new"]
-        moves = [(records / a, records / b) for a, b in entry["moves"]]
+        try:  # the journal names paths under records/ only (the path policy)
+            old, new = inside(records, entry["old"]), inside(records, entry["new"])
+            moves = [(inside(records, a), inside(records, b)) for a, b in entry["moves"]]
+        except (PathRefused, KeyError, TypeError, ValueError):
+            entry_path.unlink()  # not an entry dangan wrote: nothing of it is acted on
+            continue
         if sidecar_of(new).exists():
             for a, b in moves:
                 if a != b and a.exists() and not b.exists():

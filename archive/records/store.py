@@ -20,6 +20,7 @@ from typing import Any
 
 from archive.core.dockeys import DocKeys
 from archive.core.names import safe_component
+from archive.core.paths import PathRefused, inside, open_regular
 
 SIDECAR_SUFFIX = ".json"
 SIDECAR_SCHEMA = 1
@@ -39,8 +40,10 @@ class ChecksumMismatch(Exception):
 
 
 def sha256_file(path: Path) -> str:
+    """The file's SHA-256; :class:`~archive.core.paths.NotRegularFile` for a pipe or device
+    (never opened in a way that could block) or a link (never followed)."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open_regular(path) as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -54,22 +57,53 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a fsynced temporary file and a rename."""
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+TMP_PREFIX = ".tmp-"
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    write_bytes_atomic(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
+def write_bytes_atomic(path: Path, data: bytes, *, staging: Path | None = None) -> None:
+    """Write ``data`` to ``path`` via a fsynced temporary file and a rename.
+
+    The temporary file is written in ``staging`` when given (the archive's journal folder,
+    on the same disk, which recovery sweeps clean after a crash), else beside ``path``; it
+    is removed when the write fails (a full disk, for one).
+    """
+    folder = path.parent
+    if staging is not None and staging.is_dir() and staging.stat().st_dev == folder.stat().st_dev:
+        folder = staging
+    tmp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}"
+    try:
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+
+
+def write_json_atomic(path: Path, data: dict[str, Any], *, staging: Path | None = None) -> None:
+    raw = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+    write_bytes_atomic(path, raw, staging=staging)
+
+
+class SidecarDamaged(ValueError):
+    """A sidecar that is not a whole JSON object with the record's SHA-256 (cut short, for one)."""
 
 
 def read_sidecar(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    """A record's sidecar; :class:`SidecarDamaged` when it is cut short or not a sidecar."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SidecarDamaged(f"{path.name}: 不是 UTF-8 文本") from exc
+    except json.JSONDecodeError as exc:
+        raise SidecarDamaged(f"{path.name}: 内容不完整或不是 JSON (第{exc.lineno}行)") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("sha256"), str):
+        raise SidecarDamaged(f"{path.name}: 缺少 sha256")
     return data
 
 
@@ -146,7 +180,7 @@ class Derivative:
 
 def _copy_verified(source: Path, target: Path, expected: str) -> None:
     digest = hashlib.sha256()
-    with source.open("rb") as src, target.open("wb") as dst:
+    with open_regular(source) as src, target.open("wb") as dst:
         while chunk := src.read(_CHUNK):
             digest.update(chunk)
             dst.write(chunk)
@@ -186,7 +220,7 @@ def publish(
         "derivatives": [str(derivative_path(record, d.suffix)) for d in derivatives],
         "tmp": tmp_tag,
     }
-    write_json_atomic(journal / f"{sha}.json", entry)
+    write_json_atomic(journal / f"{sha}.json", entry, staging=journal)
     try:
         tmp = record.with_name(f"{tmp_tag}{record.suffix}")
         _copy_verified(source, tmp, sha)
@@ -242,19 +276,32 @@ class Recovered:
     completed: bool  # True: the record is whole (the source may still need removing)
 
 
-def recover(journal: Path) -> list[Recovered]:
-    """Finish or undo every publish a crash interrupted. Idempotent."""
-    found: list[Recovered] = []
+def pending_entries(journal: Path) -> list[Path]:
+    """The journal's entries: publishes a crash may have interrupted (temporaries excluded)."""
     if not journal.is_dir():
-        return found
+        return []
+    return sorted(p for p in journal.glob("*.json") if not p.name.startswith("."))
+
+
+def recover(journal: Path, records: Path | None = None) -> list[Recovered]:
+    """Finish or undo every publish a crash interrupted. Idempotent. Call under the writer
+    lock only (it removes the temporaries of writes staged in the journal folder).
+
+    With ``records``, an entry naming a record outside that folder is not acted on (the
+    path policy: nothing outside the archive is removed on the word of a file)."""
+    found: list[Recovered] = []
     drop_torn_temporaries(journal)
-    for path in sorted(journal.glob("*.json")):
+    for path in pending_entries(journal):
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            path.unlink()  # a journal entry torn mid-write: nothing was staged yet
+            record = Path(entry["record"])
+            if records is not None:
+                inside(records, record)
+                for derived in entry["derivatives"]:
+                    inside(records, derived)
+        except (OSError, ValueError, KeyError, TypeError, PathRefused):
+            path.unlink()  # torn mid-write (nothing was staged yet), or not dangan's
             continue
-        record = Path(entry["record"])
         complete = sidecar_of(record).exists()
         if complete:
             if record.parent.is_dir():
@@ -268,16 +315,23 @@ def recover(journal: Path) -> list[Recovered]:
 
 
 def drop_torn_temporaries(folder: Path) -> None:
-    """Remove the temporaries of atomic writes a crash left in a journal folder (the entry
-    they would have become was never announced, so nothing depends on them)."""
-    for leftover in folder.glob(".tmp-*"):
-        leftover.unlink(missing_ok=True)
+    """Remove the temporaries of atomic writes a crash left in a journal folder (an entry or
+    a sidecar being written when the process died: never renamed, so nothing refers to
+    them). Call under the writer lock only."""
+    if folder.is_dir():
+        for leftover in folder.glob(f"{TMP_PREFIX}*"):
+            leftover.unlink(missing_ok=True)
 
 
-def append_event(record: Path, event: dict[str, Any]) -> dict[str, Any]:
-    """Add an event to a record's sidecar (atomically) and return the new sidecar."""
+def append_event(
+    record: Path, event: dict[str, Any], *, staging: Path | None = None
+) -> dict[str, Any]:
+    """Add an event to a record's sidecar (atomically) and return the new sidecar.
+
+    ``staging``: the archive's journal folder, where the new sidecar is written before it
+    replaces the old one (so a crash leaves no temporary among the records)."""
     side = sidecar_of(record)
     data = read_sidecar(side)
     data.setdefault("events", []).append(event)
-    write_json_atomic(side, data)
+    write_json_atomic(side, data, staging=staging)
     return data
