@@ -11,7 +11,7 @@ import click
 
 from archive.core.config import init_archive
 from archive.core.errors import UsageError
-from archive.intake.intake import Outcome
+from archive.intake.intake import DiskFull, Outcome
 from archive.intake.pipeline import after_batch, extractor_for, make_intake
 from archive.intake.watch_lock import hold_watch_lock
 from archive.intake.watcher import Watcher
@@ -88,8 +88,13 @@ def ingest(
         extractor_for(archive, ocr=False if no_ocr else None) as extractor,
     ):
         intake = make_intake(archive, catalog, extractor, settle_seconds=settle)
-        with progress("归档") as bar:
-            outcomes = intake.run(list(paths) or None, progress=bar)
+        try:
+            with progress("归档") as bar:
+                outcomes = intake.run(list(paths) or None, progress=bar)
+        except DiskFull as exc:  # say what was done before the disk filled, then fail
+            for outcome in exc.done:
+                _print_outcome(outcome, as_json)
+            raise
         after_batch(archive, catalog)
     for outcome in outcomes:
         _print_outcome(outcome, as_json)

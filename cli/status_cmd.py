@@ -38,6 +38,11 @@ def _lines(s: Status) -> list[tuple[str, str]]:
         )
     if s.inbox.partial:
         inbox += f"; {s.inbox.partial} 个正在写入"
+    if s.inbox.not_taken:
+        labels = {code: quarantine_label(code) for code in s.inbox.not_taken}
+        inbox += "; 不会归档: " + "、".join(
+            f"{labels[code]} {count}" for code, count in s.inbox.not_taken.items()
+        )
     rows = [
         ("档案库", s.root),
         ("单位", s.bureau),

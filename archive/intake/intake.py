@@ -9,10 +9,12 @@ inbox. Errors are caught at the per-file boundary only: one bad file never stops
 from __future__ import annotations
 
 import copy
+import errno
 import hashlib
 import itertools
 import os
 import shutil
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -25,10 +27,12 @@ from archive.core.clock import Clock, local_now
 from archive.core.config import Archive
 from archive.core.dockeys import DocKeys
 from archive.core.errors import ArchiveError
-from archive.core.names import decode_relpath, is_ignored, safe_component
+from archive.core.names import decode_relpath, is_ignored, name_problem, safe_component
+from archive.core.paths import NotRegularFile
 from archive.intake.pathkeys import keys_from_path
-from archive.intake.preflight import Preflight, Rejection, preflight
+from archive.intake.preflight import Preflight, Rejection, not_regular, preflight
 from archive.intake.seal_facts import name_seals
+from archive.intake.sources import Source, check_sources, sources_of, walk_sources
 from archive.records.catalog import Catalog
 from archive.records.numbering import NumberingPolicy, numbered
 from archive.records.store import (
@@ -67,6 +71,25 @@ class ExtractionLike(Protocol):
 Extractor = Callable[[Path, Preflight], "ExtractionLike | None"]
 # (keys from the path, full text, roster) → keys (updated) and findings.
 Classifier = Callable[[DocKeys, str], tuple[DocKeys, list[dict[str, str]]]]
+
+
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+class DiskFull(ArchiveError):
+    """The archive's disk is full: filing stops, the files stay in the inbox."""
+
+    exit_code = 11
+
+    def __init__(self, message: str, done: list[Outcome] | None = None) -> None:
+        super().__init__(message)
+        self.done = done or []  # what was filed or set aside before the disk filled
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in _DISK_FULL
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
 
 
 @dataclass
@@ -150,18 +173,14 @@ class Intake:
     def _recover(self) -> int:
         """Finish or undo publishes a crash interrupted; drop stale quarantine notes."""
         count = 0
-        for item in recover(self.archive.journal):
+        for item in recover(self.archive.journal, self.archive.records):
             if item.completed:
                 from archive.records.store import read_sidecar, sidecar_of
 
                 side = read_sidecar(sidecar_of(item.record))
                 self.catalog.upsert(self._rel(item.record), side)
                 source = item.source
-                if (
-                    self._in_inbox(source)
-                    and source.exists()
-                    and sha256_file(source) == item.sha256
-                ):
+                if self._in_inbox(source) and _sha_or_none(source) == item.sha256:
                     source.unlink()
             journal_done(self.archive.journal, item.sha256)
             count += 1
@@ -187,33 +206,45 @@ class Intake:
 
     # ------------------------------------------------------------ sources
 
-    def inbox_files(self) -> Iterator[tuple[Path, Path]]:
-        """(file, root) for every candidate in the inbox, in a stable order."""
-        yield from _walk(self.archive.inbox)
+    def inbox_files(self) -> Iterator[Source]:
+        """Every candidate in the inbox, and what is not taken with its reason, in order."""
+        yield from walk_sources(self.archive.inbox)
 
     def run(
         self,
         paths: Iterable[Path] | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> list[Outcome]:
-        """Process the inbox (``paths=None``) or the given files and folders, once."""
+        """Process the inbox (``paths=None``) or the given files and folders, once.
+
+        Files and folders given by hand are checked first (:func:`check_sources`): none may
+        be the archive's own output. A full disk stops the run (:class:`DiskFull`)."""
         if paths is None:
-            todo = list(self.inbox_files())
+            found = list(self.inbox_files())
         else:
-            todo = []
-            for path in paths:
-                if path.is_dir():
-                    todo.extend(_walk(path))
-                else:
-                    todo.append((path, path.parent))
-        outcomes = []
-        for index, (path, root, pre) in enumerate(self._prefetched(todo), 1):
-            outcome = self.process(path, root, pre)
-            if outcome is not None:
-                outcomes.append(outcome)
-            if progress is not None:
-                progress(index, len(todo))
+            paths = list(paths)
+            check_sources(self.archive.root, paths)
+            found = list(sources_of(paths))
+        outcomes = [self._not_taken(s) for s in found if s.skip is not None]
+        todo = [(s.path, s.root) for s in found if s.skip is None]
+        try:
+            for index, (path, root, pre) in enumerate(self._prefetched(todo), 1):
+                outcome = self.process(path, root, pre)
+                if outcome is not None:
+                    outcomes.append(outcome)
+                if progress is not None:
+                    progress(index, len(todo))
+        except DiskFull as exc:
+            exc.done = outcomes
+            raise
         return outcomes
+
+    def _not_taken(self, source: Source) -> Outcome:
+        assert source.skip is not None
+        shown = _display(source.path)
+        if self._in_inbox(source.path):
+            shown = "inbox/" + _display(source.path.relative_to(self.archive.inbox))
+        return Outcome(shown, "skipped", reason=source.skip.reason, code=source.skip.code)
 
     def _prefetched(
         self, todo: list[tuple[Path, Path]]
@@ -283,11 +314,15 @@ class Intake:
                 str(path), "skipped", reason=f"文件仍在写入, 稍后再处理 ({exc})", code="changing"
             )
         except Exception as exc:  # the per-file boundary: record, set aside, go on
+            if _disk_full(exc):
+                raise self._disk_full_error(exc) from exc
             try:
                 return self._quarantine(
                     path, root, Rejection("internal_error", repr(exc)[:200]), None
                 )
             except Exception as again:  # leave it in the inbox, say why, go on
+                if _disk_full(again):
+                    raise self._disk_full_error(again) from again
                 return Outcome(
                     _display(path),
                     "skipped",
@@ -307,10 +342,16 @@ class Intake:
     ) -> Outcome:
         rel = path.relative_to(root)
         parts = decode_relpath(rel)
+        odd = not_regular(path)  # a pipe is never opened, whatever its name
+        if odd is not None and odd.code != "symlink":
+            if not self._in_inbox(path):  # nothing to copy: say so, leave it
+                return Outcome(_display(path), "skipped", reason=odd.reason, code=odd.code)
+            return self._quarantine(path, root, odd, None, parts)
         if parts is None:
-            return self._quarantine(
-                path, root, Rejection("name_undecodable", os.fsencode(rel.name).hex()), None
-            )
+            part = next(p for p in rel.parts if decode_relpath(Path(p)) is None)
+            code = name_problem(part)
+            detail = repr(part) if code == "name_control_chars" else os.fsencode(part).hex()
+            return self._quarantine(path, root, Rejection(code, detail), None)
         display = parts[-1]
         checked = pre.checked if pre is not None else preflight(path, self.archive.config, display)
         if checked.rejection is not None:
@@ -401,9 +442,15 @@ class Intake:
             sidecar["derivatives"] = {"searchable_pdf": record.stem + ".ocr.pdf"}
         publish(self.archive.journal, path, record, sidecar, derivatives)
         self.catalog.upsert(self._rel(record), sidecar)
+        replaced = False
         if from_inbox:
-            path.unlink()
-            _fsync_parent(path)
+            # Only the bytes that were filed leave the inbox: a file replaced under the same
+            # name since it was hashed stays for the next pass (recovery checks the same).
+            current = _sha_or_none(path)
+            replaced = current is not None and current != sha
+            if current == sha:
+                path.unlink()
+                _fsync_parent(path)
         journal_done(self.archive.journal, sha)
         if self.on_filed is not None:
             self.on_filed(self._rel(record), sidecar)
@@ -415,10 +462,19 @@ class Intake:
             archival_code=(sidecar.get("archival") or {}).get("code"),
             kind=keys.doc_type,
             keys={k: v for k, v in keys.as_dict().items() if v is not None},
-            reason=None
-            if dossier_kind != "tray"
-            else "; ".join(keys.notes) or "未能确定所属档案(许可证号/案号/会议)",
+            reason=_filed_reason(dossier_kind, keys.notes, replaced),
             code=None if dossier_kind != "tray" else "unresolved",
+        )
+
+    def _disk_full_error(self, exc: BaseException) -> DiskFull:
+        try:
+            free = shutil.disk_usage(self.archive.root).free
+        except OSError:
+            free = 0
+        return DiskFull(
+            f"{self.archive.root} 所在磁盘空间已满 (剩余 {free // 1048576} MB): 已停止归档, "
+            "尚未处理的文件仍在收件箱中, 已归档的不受影响; 请清理磁盘空间后重新运行 dangan ingest"
+            f" ({exc})"
         )
 
     # ------------------------------------------------------------ set aside
@@ -463,12 +519,17 @@ class Intake:
             "sha256": sha,
             **(extra or {}),
         }
-        write_json_atomic(target.with_name(target.name + ".why.json"), why)
-        if from_inbox:
-            os.replace(path, target)
-            _fsync_parent(path)
-        else:
-            shutil.copy2(path, target, follow_symlinks=False)
+        why_path = target.with_name(target.name + ".why.json")
+        write_json_atomic(why_path, why, staging=self.archive.journal)
+        try:
+            if from_inbox:
+                os.replace(path, target)
+                _fsync_parent(path)
+            else:
+                shutil.copy2(path, target, follow_symlinks=False)
+        except BaseException:
+            why_path.unlink(missing_ok=True)  # no reason without its file
+            raise
         self.catalog.add_quarantine(target.relative_to(self.archive.root).as_posix(), why)
         return Outcome(
             source=source_label,
@@ -486,7 +547,9 @@ class Intake:
 
         source_label = ("inbox/" + "/".join(parts)) if self._in_inbox(path) else str(path)
         record = self.archive.records / existing
-        side = append_event(record, self._event("duplicate", source_label))
+        side = append_event(
+            record, self._event("duplicate", source_label), staging=self.archive.journal
+        )
         self.catalog.upsert(existing, side)
         if self._in_inbox(path):
             out = self._quarantine(
@@ -514,11 +577,20 @@ def _display(path: Path) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def _walk(root: Path) -> Iterator[tuple[Path, Path]]:
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            yield Path(folder) / name, root
+def _filed_reason(dossier_kind: str, notes: list[str], replaced: bool) -> str | None:
+    reasons = []
+    if dossier_kind == "tray":
+        reasons.append("; ".join(notes) or "未能确定所属档案(许可证号/案号/会议)")
+    if replaced:
+        reasons.append("收件箱中的同名文件在归档过程中被替换为新内容, 新文件留在收件箱, 下次处理")
+    return "; ".join(reasons) or None
+
+
+def _sha_or_none(path: Path) -> str | None:
+    try:
+        return sha256_file(path)
+    except (OSError, NotRegularFile):
+        return None
 
 
 def _fsync_parent(path: Path) -> None:
@@ -533,7 +605,5 @@ def _fsync_parent(path: Path) -> None:
 
 
 def _quick_hash(path: Path) -> str:
-    try:
-        return sha256_file(path)
-    except OSError:
-        return hashlib.sha256(os.fsencode(str(path))).hexdigest()
+    """The file's SHA-256, or its name's when it cannot be read (a pipe is never opened)."""
+    return _sha_or_none(path) or hashlib.sha256(os.fsencode(str(path))).hexdigest()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import stat
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -15,7 +17,10 @@ from pathlib import Path
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from archive.core.bounded import LimitExceeded, check_zip
 from archive.core.config import ArchiveConfig
+from archive.core.errors import ArchiveError
+from archive.core.paths import NotRegularFile, describe_mode, open_regular
 
 # mime → the extension a filed copy carries.
 EXTENSIONS = {
@@ -49,6 +54,14 @@ REASONS = {
     "office_corrupt": "Office 文档已损坏或不完整; 请在 Word/Excel 中另存后重新放入",
     "text_unreadable": "文本文件编码无法识别(非 UTF-8/GBK); 请另存为 UTF-8 后放入",
     "name_undecodable": "文件名编码无法识别(非 UTF-8/GBK); 请重命名后放入",
+    "name_control_chars": "文件名含有换行符或其他控制字符; 请重命名后放入",
+    "not_regular": "这不是普通文件(管道、设备或套接字), 没有可归档的内容; 请放入文件本身",
+    "too_many_pages": "页数超过上限; 请分卷扫描或拆分后放入",
+    "page_too_large": "页面尺寸异常(远大于 A0 图纸), 按正常分辨率读取需要的像素超过上限; 请按实际纸张尺寸重新导出或扫描",
+    "document_too_large": "全部页面的像素总量超过上限, 一次读取会占用过多内存; 请分卷扫描(每卷约 100 页)后放入",
+    "zip_bomb": "压缩文件解压后过大(疑为压缩炸弹), 未读取; 请在 Word/Excel 中另存后重新放入",
+    "hidden": "以点开头的隐藏文件或文件夹不归档 (可能是正在复制的临时文件); 如需归档, 请去掉名称开头的点",
+    "folder_unreadable": "文件夹无法读取 (没有权限或已损坏), 其中的文件没有处理; 请检查文件夹权限",
     "unreadable": "没有读取该文件的权限或读取失败; 请检查文件权限",
     "symlink": "这是一个快捷方式/链接, 不是文件本身; 请放入原文件",
     "unreadable_content": "文件能打开, 但其中的页面无法读取; 请重新扫描或导出",
@@ -73,6 +86,14 @@ LABELS = {
     "office_corrupt": "Office文档损坏",
     "text_unreadable": "文本编码无法识别",
     "name_undecodable": "文件名编码无法识别",
+    "name_control_chars": "文件名含控制字符",
+    "not_regular": "不是普通文件",
+    "too_many_pages": "页数过多",
+    "page_too_large": "页面尺寸异常",
+    "document_too_large": "像素总量过大",
+    "zip_bomb": "解压后过大",
+    "hidden": "隐藏文件",
+    "folder_unreadable": "文件夹无法读取",
     "unreadable": "无法读取",
     "symlink": "快捷方式",
     "unreadable_content": "页面无法读取",
@@ -136,7 +157,31 @@ def sniff(head: bytes, name: str = "") -> str | None:
     return None
 
 
-def _check_pdf(path: Path, data_tail: bytes) -> Preflight:
+# Pages are read (OCR) at this resolution; a page's budget is counted at it
+RENDER_DPI = 200
+
+
+def page_budget(
+    pages: int, sizes_pt: list[tuple[float, float]], config: ArchiveConfig
+) -> Rejection | None:
+    """Decide, before anything is rendered, whether a document fits the budgets: at most
+    ``max_pages`` pages, no page wider or taller than the pixel budget allows at
+    :data:`RENDER_DPI`. ``sizes_pt``: the page sizes in points (1/72 inch) of the pages
+    looked at (all of them, within the page budget)."""
+    if pages > config.max_pages:
+        return Rejection("too_many_pages", f"{pages} 页, 上限 {config.max_pages} 页")
+    for number, (w_pt, h_pt) in enumerate(sizes_pt, 1):
+        w_px, h_px = abs(w_pt) / 72 * RENDER_DPI, abs(h_pt) / 72 * RENDER_DPI
+        if w_px * h_px > config.max_pixels:
+            mm = f"{abs(w_pt) / 72 * 25.4:.0f}×{abs(h_pt) / 72 * 25.4:.0f} 毫米"
+            return Rejection(
+                "page_too_large",
+                f"第{number}页 {mm}, 需 {w_px * h_px / 1e6:.0f} 百万像素, 上限 {config.max_pixels / 1e6:.0f}",
+            )
+    return None
+
+
+def _check_pdf(path: Path, data_tail: bytes, config: ArchiveConfig) -> Preflight:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -162,10 +207,22 @@ def _check_pdf(path: Path, data_tail: bytes) -> Preflight:
                 result.rejection = Rejection("pdf_no_pages")
                 return result
             text_pages = 0
-            for page in reader.pages:
-                _ = page.mediabox  # a broken page tree fails here
-                if "/Font" in (page.get("/Resources") or {}):
-                    text_pages += 1
+            sizes: list[tuple[float, float]] = []
+            over = page_budget(pages, [], config)
+            if over is None:
+                # never more than the budget, whatever the page count claims
+                for index, page in enumerate(reader.pages):
+                    if index >= config.max_pages:
+                        over = Rejection("too_many_pages", f"超过 {config.max_pages} 页")
+                        break
+                    box = page.mediabox  # a broken page tree fails here
+                    sizes.append((float(box.width), float(box.height)))
+                    if "/Font" in (page.get("/Resources") or {}):
+                        text_pages += 1
+            over = over or page_budget(len(sizes), sizes, config)
+            if over is not None:
+                result.rejection = over
+                return result
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         result.rejection = Rejection("pdf_corrupt", type(exc).__name__)
         return result
@@ -194,19 +251,37 @@ def strict_images(max_pixels: int | None = None) -> Iterator[None]:
         ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = saved
 
 
-def _check_image(path: Path, mime: str, max_pixels: int) -> Preflight:
+def _check_image(path: Path, mime: str, config: ArchiveConfig) -> Preflight:
     result = Preflight(mime)
+    max_pixels = config.max_pixels
     try:
         with strict_images(max_pixels), Image.open(path) as img:
+            # The budgets from the headers alone, before a single frame is decoded
             frames = getattr(img, "n_frames", 1)
+            if frames > config.max_pages:
+                result.rejection = Rejection(
+                    "too_many_pages", f"{frames} 页, 上限 {config.max_pages} 页"
+                )
+                return result
+            total = 0
             for index in range(frames):
                 img.seek(index)
                 width, height = img.size
+                total += width * height
                 if width * height > max_pixels:
                     result.rejection = Rejection(
                         "image_too_large", f"{width}×{height} 像素, 上限 {max_pixels}"
                     )
                     return result
+            if total > config.max_document_pixels:
+                result.rejection = Rejection(
+                    "document_too_large",
+                    f"{frames} 页共 {total / 1e6:.0f} 百万像素, "
+                    f"上限 {config.max_document_pixels / 1e6:.0f} 百万",
+                )
+                return result
+            for index in range(frames):
+                img.seek(index)
                 img.load()
             result.pages = frames
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -220,6 +295,12 @@ def _check_image(path: Path, mime: str, max_pixels: int) -> Preflight:
 
 
 def _check_zip(path: Path) -> Preflight:
+    try:
+        check_zip(path)  # the inflation budget, from the zip's table, before testzip inflates
+    except LimitExceeded as exc:
+        return Preflight(None, rejection=Rejection("zip_bomb", exc.message.split(": ", 1)[-1]))
+    except ArchiveError:
+        pass  # not a whole zip: said below
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
@@ -247,26 +328,39 @@ def _check_text(data: bytes) -> Preflight:
     return Preflight("text/plain", rejection=Rejection("text_unreadable"))
 
 
+def not_regular(path: Path) -> Rejection | None:
+    """A symbolic link, pipe, device or socket, told from its entry alone (never opened)."""
+    mode = path.lstat().st_mode
+    if stat.S_ISLNK(mode):
+        return Rejection("symlink")
+    if not stat.S_ISREG(mode):
+        return Rejection("not_regular", describe_mode(mode))
+    return None
+
+
 def preflight(path: Path, config: ArchiveConfig, display_name: str | None = None) -> Preflight:
-    """Inspect ``path`` by content; never modifies it."""
+    """Inspect ``path`` by content; never modifies it. ``FileNotFoundError`` when it is gone."""
     name = display_name or path.name
-    if path.is_symlink():
-        return Preflight(None, rejection=Rejection("symlink"))
     try:
-        size = path.stat().st_size
-        if size == 0:
-            return Preflight(None, rejection=Rejection("empty"))
-        if size > config.max_file_bytes:
-            limit = config.max_file_bytes // (1024 * 1024)
-            return Preflight(
-                None, rejection=Rejection("too_large", f"{size // 1048576} MB > {limit} MB")
-            )
-        with path.open("rb") as fh:
+        odd = not_regular(path)
+        if odd is not None:
+            return Preflight(None, rejection=odd)
+        with open_regular(path) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size == 0:
+                return Preflight(None, rejection=Rejection("empty"))
+            if size > config.max_file_bytes:
+                limit = config.max_file_bytes // (1024 * 1024)
+                return Preflight(
+                    None, rejection=Rejection("too_large", f"{size // 1048576} MB > {limit} MB")
+                )
             head = fh.read(4096)
             fh.seek(max(0, size - 2048))
             tail = fh.read()
     except FileNotFoundError:
-        return Preflight(None, rejection=Rejection("vanished"))
+        raise
+    except NotRegularFile as exc:
+        return Preflight(None, rejection=Rejection("not_regular", exc.message))
     except OSError as exc:
         return Preflight(
             None, rejection=Rejection("unreadable", exc.strerror or type(exc).__name__)
@@ -274,9 +368,9 @@ def preflight(path: Path, config: ArchiveConfig, display_name: str | None = None
     mime = sniff(head, name)
     result: Preflight
     if mime == "application/pdf":
-        result = _check_pdf(path, tail)
+        result = _check_pdf(path, tail, config)
     elif mime in IMAGE_TYPES:
-        result = _check_image(path, mime, config.max_pixels)
+        result = _check_image(path, mime, config)
     elif mime == "application/zip":
         result = _check_zip(path)
     elif mime == "application/x-archive":

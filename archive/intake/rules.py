@@ -27,6 +27,7 @@ import yaml
 
 from archive.core.errors import Problem, ValidationError
 from archive.core.keys import to_halfwidth
+from archive.core.yaml_lines import load_yaml_text
 
 DEFAULT_PATH = Path(__file__).with_name("rules.yaml")
 OVERRIDE_NAME = "rules.yaml"
@@ -198,7 +199,7 @@ def _read(path: Path) -> tuple[dict[str, Any], str]:
             source, [Problem(None, "编码", "UTF-8 (请用记事本另存为 UTF-8)", "无法解码")]
         ) from None
     try:
-        data = yaml.load(text, Loader=_LOADER)
+        data = load_yaml_text(text, source, _LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         row = mark.line + 1 if mark is not None else None
@@ -414,7 +415,7 @@ def load_rules(archive_root: Path | None = None, *, defaults: Path = DEFAULT_PAT
 
 def parse_rules(text: str, source: str = "<rules>") -> Rules:
     """Rules from the text of one complete rules file (no merging); for tests and tools."""
-    data = yaml.load(text, Loader=_LOADER) or {}
+    data = load_yaml_text(text, source, _LOADER) or {}
     check = _Checker(text)
     if not isinstance(data, dict):
         raise ValidationError(source, [Problem(1, "文件", "键值对 (映射)", type(data).__name__)])

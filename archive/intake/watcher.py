@@ -14,7 +14,7 @@ from watchdog.observers.polling import PollingObserver
 
 from archive.core.config import Archive
 from archive.core.names import is_ignored
-from archive.intake.intake import Intake, Outcome
+from archive.intake.intake import DiskFull, Intake, Outcome
 from archive.intake.stability import StabilityTracker
 
 
@@ -112,7 +112,8 @@ class Watcher:
                 if ready:
                     with self.archive.writer_lock():
                         for path in ready:
-                            self._file_one(intake, path)
+                            if not self._file_one(intake, path):
+                                break  # the disk is full: the rest waits in the inbox
                         if self.after_batch is not None:
                             try:
                                 self.after_batch()
@@ -124,7 +125,8 @@ class Watcher:
             observer.stop()
             observer.join(timeout=5)
 
-    def _file_one(self, intake: Intake, path: Path) -> None:
+    def _file_one(self, intake: Intake, path: Path) -> bool:
+        """File one path; False when the batch must stop (the disk is full)."""
         try:
             outcome = intake.process(path, self.archive.inbox)
         except BaseException as exc:  # never let one file stop the loop
@@ -132,11 +134,15 @@ class Watcher:
                 raise
             if self.on_error is not None:
                 self.on_error(path, exc)
-            return
+            if isinstance(exc, DiskFull):
+                self.tracker.forget(path)  # try again once there is room
+                return False
+            return True
         if outcome is not None and outcome.outcome == "skipped" and path.exists():
             self.tracker.forget(path)  # try again once it settles anew
-            return
+            return True
         self.pending.discard(path)
         self.tracker.forget(path)
         if outcome is not None and self.on_outcome is not None:
             self.on_outcome(outcome)
+        return True

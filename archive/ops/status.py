@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sqlite3
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -20,13 +19,13 @@ from typing import Any
 from archive.assess.audit_inputs import CRITERIA_FILE
 from archive.core.clock import local_now
 from archive.core.config import Archive
-from archive.core.names import is_ignored, is_partial
-from archive.intake.preflight import LABELS
+from archive.intake.preflight import LABELS, REASONS
+from archive.intake.sources import walk_sources
 from archive.intake.watch_lock import running_watcher
 from archive.ops.backup_config import backup_overview, backup_steps
 from archive.paperwork.reports.selfcheck import SNAPSHOT_DIR
 from archive.records.catalog import CATALOG_VERSION
-from archive.records.store import TOP_FOLDERS, TRAY
+from archive.records.store import TOP_FOLDERS, TRAY, pending_entries
 from indexers.search import SearchIndex
 
 KIND_LABELS = {**TOP_FOLDERS, "tray": TRAY}
@@ -43,6 +42,8 @@ class Inbox:
     partial: int = 0  # files still being written (.part, .tmp …), left alone
     by_folder: dict[str, int] = field(default_factory=dict)
     oldest: str | None = None  # modification time of the oldest waiting file
+    # what intake will not take, by reason code (hidden names, unreadable folders)
+    not_taken: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,7 +86,7 @@ def archive_status(archive: Archive, now: dt.datetime | None = None) -> Status:
     )
     _quarantine(archive, status)
     if archive.journal.is_dir():
-        status.interrupted = sum(1 for p in archive.journal.glob("*.json"))
+        status.interrupted = len(pending_entries(archive.journal))
     status.watcher = running_watcher(archive)
     status.index_rebuilding = (archive.state / "index.rebuilding").exists()
     status.indexed = SearchIndex.peek(archive.index_dir)
@@ -102,21 +103,24 @@ def _inbox(archive: Archive) -> Inbox:
     inbox = Inbox()
     oldest: float | None = None
     folders: Counter[str] = Counter()
-    for folder, dirs, files in os.walk(archive.inbox):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        top = Path(folder).relative_to(archive.inbox).parts
-        for name in files:
-            if is_ignored(name):
-                inbox.partial += is_partial(name)
-                continue
-            try:
-                mtime = (Path(folder) / name).lstat().st_mtime
-            except OSError:
-                continue
-            inbox.waiting += 1
-            folders[top[0] if top else "(收件箱根目录)"] += 1
-            oldest = mtime if oldest is None else min(oldest, mtime)
+    not_taken: Counter[str] = Counter()
+    for source in walk_sources(archive.inbox, partial=True):
+        if source.partial:
+            inbox.partial += 1
+            continue
+        if source.skip is not None:
+            not_taken[source.skip.code] += 1
+            continue
+        try:
+            mtime = source.path.lstat().st_mtime
+        except OSError:
+            continue
+        top = source.path.relative_to(archive.inbox).parts
+        inbox.waiting += 1
+        folders[top[0] if len(top) > 1 else "(收件箱根目录)"] += 1
+        oldest = mtime if oldest is None else min(oldest, mtime)
     inbox.by_folder = dict(sorted(folders.items()))
+    inbox.not_taken = dict(not_taken.most_common())
     if oldest is not None:
         inbox.oldest = dt.datetime.fromtimestamp(oldest).astimezone().isoformat(timespec="seconds")
     return inbox
@@ -213,6 +217,8 @@ def next_steps(s: Status) -> list[str]:
             f"收件箱有 {s.inbox.waiting} 个文件待归档, 且没有监视进程: "
             "运行 dangan ingest, 或 dangan watch 持续监视"
         )
+    for code, count in s.inbox.not_taken.items():
+        steps.append(f"收件箱中有 {count} 项不会被归档: {REASONS.get(code, code)}")
     if s.quarantine:
         steps.append(
             f"隔离区有 {sum(s.quarantine.values())} 个文件: dangan quarantine list 查看原因, "
