@@ -20,6 +20,7 @@ from typing import Any
 
 from archive.assess.criteria import check_standard_data, dump_standard, standard_from_dict
 from archive.assess.evidence_infer import infer_evidence, plain_number
+from archive.core.bounded import LimitExceeded, check_size, check_zip, open_docx
 from archive.core.errors import ConfigError, Problem, ValidationError
 from archive.core.yaml_lines import load_yaml_lines, number
 
@@ -42,16 +43,14 @@ def _clean(text: Any) -> str:
     return "".join(ln for ln in lines if ln).replace("\u3000", " ").strip()
 
 
+_MAX_TABLE_ROWS = 5_000  # a standard has tens of rows, a long one a few hundred
+_MAX_TABLE_COLUMNS = 100
+
+
 def _read_docx(path: Path) -> _Table:
-    import docx
     from docx.oxml.ns import qn
 
-    try:
-        document = docx.Document(str(path))
-    except Exception as exc:  # python-docx raises several kinds for a bad package
-        raise ConfigError(
-            f"{path}: 无法作为 Word 文档打开（{exc}），请用 Word 另存为 .docx。"
-        ) from exc
+    document = open_docx(path)
     titles: list[str] = []
     for child in document.element.body.iterchildren():
         if child.tag == qn("w:tbl"):
@@ -78,14 +77,22 @@ def _read_docx(path: Path) -> _Table:
 def _read_xlsx(path: Path) -> _Table:
     from openpyxl import load_workbook
 
+    check_size(path, what="Excel 文件")
+    check_zip(path, what="Excel 文件")
     try:
         wb = load_workbook(path, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a bad file
         raise ConfigError(
-            f"{path}: 无法作为 Excel 文件打开（{exc}），请用 Excel 另存为 .xlsx。"
+            f"{path}: 无法作为 Excel 文件打开（{type(exc).__name__}），请用 Excel 另存为 .xlsx。"
         ) from exc
     first: _Table | None = None
     for ws in wb.worksheets:
+        if ws.max_row > _MAX_TABLE_ROWS or ws.max_column > _MAX_TABLE_COLUMNS:
+            wb.close()
+            raise LimitExceeded(
+                f"{path}: 工作表“{ws.title}”有 {ws.max_row} 行 {ws.max_column} 列, 评分标准表"
+                f"不应超过 {_MAX_TABLE_ROWS} 行 {_MAX_TABLE_COLUMNS} 列; 请删除多余的行列后再导入"
+            )
         values: dict[tuple[int, int], Any] = {}
         for row in ws.iter_rows():
             for cell in row:

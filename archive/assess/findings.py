@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from archive.assess.criteria import Standard
-from archive.core.errors import ConfigError, Problem, ValidationError
+from archive.core.bounded import read_xlsx_rows
+from archive.core.cells import append_row
+from archive.core.errors import Problem, ValidationError
 from archive.core.yaml_lines import LineDict, key_line, line_of, load_yaml_lines
 
 DEFAULT_AREAS = (
@@ -168,16 +170,7 @@ def _rows_from_yaml(path: Path) -> tuple[list[LineDict], list[Problem]]:
 
 
 def _rows_from_xlsx(path: Path) -> tuple[list[LineDict], list[Problem]]:
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(path, data_only=True, read_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a bad file
-        raise ConfigError(
-            f"{path}: 无法作为 Excel 文件打开（{exc}），请用 Excel 另存为 .xlsx。"
-        ) from exc
-    grid = [list(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
-    wb.close()
+    grid = read_xlsx_rows(path)
     h = 0
     for h, cells in enumerate(grid[:10]):  # noqa: B007 - h is the header row after the loop
         cols = {
@@ -347,11 +340,12 @@ def write_findings_xlsx(path: Path, findings: list[Finding]) -> Path:
     ws = wb.active
     assert ws is not None
     ws.title = "整改问题"
-    ws.append(list(XLSX_HEADERS))
+    append_row(ws, XLSX_HEADERS)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for f in findings:
-        ws.append(
+        append_row(
+            ws,
             [
                 f.inspected_on,
                 f.inspected_until,
@@ -362,7 +356,7 @@ def write_findings_xlsx(path: Path, findings: list[Finding]) -> Path:
                 f.owner,
                 f.deadline,
                 f.criterion,
-            ]
+            ],
         )
     for row in ws.iter_rows(min_row=2):
         for idx in (0, 1, 7):

@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from archive.assess.criteria import Standard
+from archive.core.bounded import read_xlsx_rows
+from archive.core.cells import append_row
 from archive.core.errors import ConfigError, Problem, ValidationError
+from archive.core.paths import PathRefused, inside
 from archive.core.yaml_lines import LineDict, key_line, line_of, load_yaml_lines, number
 
 
@@ -229,17 +232,7 @@ def _rows_from_yaml(path: Path) -> tuple[str | None, list[LineDict], list[Proble
 
 
 def _rows_from_xlsx(path: Path) -> tuple[str | None, list[LineDict], list[Problem]]:
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(path, data_only=True, read_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a bad file
-        raise ConfigError(
-            f"{path}: 无法作为 Excel 文件打开（{exc}），请用 Excel 另存为 .xlsx。"
-        ) from exc
-    ws = wb.worksheets[0]
-    grid = [list(r) for r in ws.iter_rows(values_only=True)]
-    wb.close()
+    grid = read_xlsx_rows(path)
     header_at = None
     columns: dict[int, str] = {}
     for r, cells in enumerate(grid[:10]):
@@ -365,14 +358,27 @@ def _metric(
     evidence = str(raw.get("evidence") or "").strip()
     if not evidence:
         bad("evidence", "证明材料（记录编号或文件路径）", "缺少")
-    elif root is not None and _looks_like_path(evidence) and not (root / evidence).exists():
-        bad("evidence", f"{root} 下存在的文件", evidence)
+    elif root is not None and _looks_like_path(evidence):
+        _check_evidence_path(root, evidence, bad)
     if len(problems) > before or value is None or period is None:
         return None
     return Metric(
         key, value, unit, period, evidence, numerator, denominator,
         str(raw["note"]).strip() if raw.get("note") else None, row,
     )  # fmt: skip
+
+
+def _check_evidence_path(root: Path, evidence: str, bad: Any) -> None:
+    """A path given as evidence names a record of the archive under ``root``: inside its
+    ``records/`` (the path policy) and present."""
+    records = root / "records"
+    try:
+        path = inside(records, evidence.replace("\\", "/").removeprefix("records/"))
+    except PathRefused:
+        bad("evidence", f"档案库 {records} 中的档案 (不能引用档案库以外的文件)", evidence)
+        return
+    if not path.is_file():
+        bad("evidence", f"{records} 下存在的档案文件", evidence)
 
 
 def _looks_like_path(s: str) -> bool:
@@ -410,12 +416,12 @@ def write_metrics_template(
     ws = wb.active
     assert ws is not None
     ws.title = "指标"
-    ws.append(list(TEMPLATE_HEADERS))
+    append_row(ws, TEMPLATE_HEADERS)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for k in wanted:
         d = _BY_KEY[k]
-        ws.append([k, None, d.unit, period, None, None, None, d.description])
+        append_row(ws, [k, None, d.unit, period, None, None, None, d.description])
     for col, width in zip("ABCDEFGH", (24, 10, 8, 10, 40, 8, 8, 40), strict=True):
         ws.column_dimensions[col].width = width
     dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0")

@@ -60,6 +60,7 @@ from archive.assess.score_model import (
     ScoreReport,
 )
 from archive.core.config import Archive
+from archive.core.paths import PathRefused, inside
 from archive.core.periods import is_due, period_label, period_numbers
 from archive.records.catalog import Catalog
 
@@ -362,18 +363,18 @@ class _Scorer:
     def _resolve(self, evidence: str) -> str | None:
         """The archive file a metric's evidence names (record path, id or file), if any."""
         text = evidence.strip().replace("\\", "/")
-        rel = text.removeprefix("records/")
         by_path = {r.path for r in self.view.records}
-        if rel in by_path:
-            return f"records/{rel}"
         if len(text) >= 8 and all(ch in "0123456789abcdef" for ch in text.lower()):
             for r in self.view.records:
                 if r.record_id.startswith(text.lower()):
                     return r.ref
-        path = self.archive.root / text
-        if text and ".." not in text.split("/") and path.is_file():
-            return text
-        return None
+        # A path must name a record of this archive: never a file elsewhere (path policy)
+        try:
+            path = inside(self.archive.records, text.removeprefix("records/"), what="证明材料")
+        except PathRefused:
+            return None
+        rel = path.relative_to(self.archive.records.resolve()).as_posix()
+        return f"records/{rel}" if rel in by_path else None
 
     def _metric(self, c: Criterion, ev: Evidence, share: float) -> _Part:
         key = ev.metric or ""

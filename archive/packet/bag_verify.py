@@ -12,16 +12,21 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from archive.core.bounded import MAX_RATIO, RATIO_FLOOR
 from archive.core.errors import NotFoundError
+from archive.core.paths import describe_mode, open_regular
 from archive.packet.bagit_writer import MultiHasher
 
 _CHUNK = 1 << 20
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024  # about 100,000 files; dangan's packets list thousands
+MAX_TAG_BYTES = 1024 * 1024  # bagit.txt, bag-info.txt, fetch.txt
 _MANIFEST = re.compile(r"^(tag)?manifest-([A-Za-z0-9]+)\.txt$")
 _LINE = re.compile(r"^(\S+)\s+(.+)$")
 
@@ -53,50 +58,134 @@ class VerifyReport:
 
 
 class _Tree:
-    """Files of a bag, by slash-separated NFC path relative to the bag root."""
+    """Files of a bag, by slash-separated NFC path relative to the bag root.
+
+    Only regular files are ``names``; links (to files or folders, dangling or not), pipes
+    and devices are ``odd`` (never followed, never opened: the bag is checked by what it
+    holds itself); two names equal once NFC-normalised are ``clashes``."""
 
     def __init__(self, names: dict[str, str]) -> None:
         self.names = names  # normalised path -> real name
+        self.odd: dict[str, str] = {}  # normalised path -> what it is instead of a file
+        self.clashes: list[tuple[str, str]] = []
+        self.notes: list[str] = []  # what a zip tool changed (names, added folders)
 
     def open(self, rel: str) -> BinaryIO:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def read(self, rel: str) -> bytes:
+    def size(self, rel: str) -> int:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def read(self, rel: str, limit: int) -> bytes:
+        """The file's bytes; :class:`_TooLarge` when it holds more than ``limit``."""
+        if self.size(rel) > limit:
+            raise _TooLarge(self.size(rel))
         with self.open(rel) as fh:
-            return fh.read()
+            return fh.read(limit + 1)
+
+    def add(self, key: str, real: str, odd: str | None = None) -> None:
+        if key in self.names or key in self.odd:
+            self.clashes.append((self.names.get(key, key), real))
+            return
+        if odd is None:
+            self.names[key] = real
+        else:
+            self.odd[key] = odd
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
 
 
 class _DirTree(_Tree):
     def __init__(self, root: Path) -> None:
-        names: dict[str, str] = {}
-        for dirpath, _dirs, files in os.walk(root):
-            for f in files:
-                full = Path(dirpath, f)
-                rel = full.relative_to(root).as_posix()
-                names[unicodedata.normalize("NFC", rel)] = rel
-        super().__init__(names)
+        super().__init__({})
         self.root = root
+        errors: list[OSError] = []
+        for dirpath, dirs, files in os.walk(root, onerror=errors.append):
+            for name in [*dirs, *files]:
+                full = Path(dirpath, name)
+                rel = full.relative_to(root).as_posix()
+                mode = full.lstat().st_mode
+                if stat.S_ISDIR(mode):
+                    continue
+                odd = None if stat.S_ISREG(mode) else describe_mode(mode)
+                if stat.S_ISLNK(mode):
+                    odd = f"{odd}, 指向 {os.readlink(full)}"
+                self.add(unicodedata.normalize("NFC", rel), rel, odd)
+        for exc in errors:
+            self.notes.append(f"无法读取文件夹 {exc.filename} ({exc.strerror})")
 
     def open(self, rel: str) -> BinaryIO:
-        return open(self.root / self.names[rel], "rb")
+        return open_regular(self.root / self.names[rel])
+
+    def size(self, rel: str) -> int:
+        return (self.root / self.names[rel]).lstat().st_size
+
+
+_ZIP_UTF8 = 0x800  # general purpose flag: the name is UTF-8
+_ZIP_LITTER = ("__MACOSX/", ".DS_Store", "Thumbs.db")
+
+
+def _zip_name(info: zipfile.ZipInfo) -> tuple[str, bool]:
+    """The entry's name as its maker meant it, and whether it had to be recovered: a zip
+    tool that does not mark names as UTF-8 leaves Python to read them as CP437; Chinese
+    Windows tools wrote GBK, others UTF-8 without the flag."""
+    name = info.filename
+    if info.flag_bits & _ZIP_UTF8 or name.isascii():
+        return name, False
+    raw = name.encode("cp437", errors="replace")
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding), True
+        except UnicodeDecodeError:
+            continue
+    return name, False
 
 
 class _ZipTree(_Tree):
     def __init__(self, zf: zipfile.ZipFile) -> None:
-        files = [i.filename for i in zf.infolist() if not i.is_dir()]
+        super().__init__({})
+        self.zf = zf
+        entries: list[tuple[str, zipfile.ZipInfo]] = []
+        recovered = litter = 0
+        for info in zf.infolist():
+            name, changed = _zip_name(info)
+            recovered += changed
+            if name.startswith(_ZIP_LITTER[0]) or name.rsplit("/", 1)[-1] in _ZIP_LITTER[1:]:
+                litter += 1
+                continue
+            if not info.is_dir():
+                entries.append((name, info))
         prefix = ""
-        if "bagit.txt" not in files:
-            tops = {f.split("/", 1)[0] for f in files if "/" in f}
+        if "bagit.txt" not in {name for name, _ in entries}:
+            tops = {name.split("/", 1)[0] for name, _ in entries if "/" in name}
             if len(tops) == 1:
                 prefix = tops.pop() + "/"
-        names = {
-            unicodedata.normalize("NFC", f[len(prefix) :]): f for f in files if f.startswith(prefix)
-        }
-        super().__init__(names)
-        self.zf = zf
+        self.infos: dict[str, zipfile.ZipInfo] = {}
+        for name, info in entries:
+            if not name.startswith(prefix):
+                continue
+            key = unicodedata.normalize("NFC", name[len(prefix) :])
+            mode = info.external_attr >> 16
+            odd = describe_mode(mode) if stat.S_IFMT(mode) not in (0, stat.S_IFREG) else None
+            self.add(key, name, odd)
+            self.infos[key] = info
+        if recovered:
+            self.notes.append(
+                f"{recovered} 个文件名未标记为 UTF-8, 是压缩工具改变了文件名的编码 "
+                "(已还原后校验); 请用 dangan bundle --zip 重新打包, 或用支持 UTF-8 文件名的工具压缩"
+            )
+        if litter:
+            self.notes.append(f"压缩工具加入了 {litter} 个系统文件 (__MACOSX/、.DS_Store), 已忽略")
 
     def open(self, rel: str) -> BinaryIO:
-        return self.zf.open(self.names[rel])  # type: ignore[return-value]
+        return self.zf.open(self.infos[rel])  # type: ignore[return-value]
+
+    def size(self, rel: str) -> int:
+        return self.infos[rel].file_size
 
 
 def _decode_path(raw: str) -> str:
@@ -105,12 +194,25 @@ def _decode_path(raw: str) -> str:
     )
 
 
-def _parse_manifest(tree: _Tree, name: str, encoding: str, report: VerifyReport) -> dict[str, str]:
-    entries: dict[str, str] = {}
+def _tag_text(tree: _Tree, name: str, encoding: str, report: VerifyReport) -> str | None:
+    """A tag file's text within its budget (a manifest: :data:`MAX_MANIFEST_BYTES`)."""
+    limit = MAX_MANIFEST_BYTES if _MANIFEST.match(name) else MAX_TAG_BYTES
     try:
-        text = tree.read(name).decode(encoding)
+        return tree.read(name, limit).decode(encoding)
+    except _TooLarge as big:
+        report.errors.append(
+            f"{name} 有 {big.size // 1048576} MB, 超过上限 {limit // 1048576} MB, 未读取 "
+            "(疑为异常文件; 本系统生成的清单远小于此)"
+        )
     except (UnicodeDecodeError, LookupError) as exc:
         report.errors.append(f"{name} 无法按 {encoding} 解码: {exc}")
+    return None
+
+
+def _parse_manifest(tree: _Tree, name: str, encoding: str, report: VerifyReport) -> dict[str, str]:
+    entries: dict[str, str] = {}
+    text = _tag_text(tree, name, encoding, report)
+    if text is None:
         return entries
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -154,15 +256,22 @@ def _hash(tree: _Tree, rel: str, algorithms: list[str]) -> dict[str, str]:
 
 def _check(tree: _Tree, report: VerifyReport) -> None:
     encoding = "utf-8"
+    report.errors += tree.notes
+    for first, second in tree.clashes:
+        report.errors.append(
+            f"两个文件名只差 Unicode 规范化形式 (看起来相同, 实为两个文件): {first!r} 与 {second!r}"
+        )
+    for rel, what in sorted(tree.odd.items()):
+        report.errors.append(f"{rel}: {what}, 不是普通文件; 未读取 (包内只应有文件本身)")
     if "bagit.txt" not in tree.names:
         report.errors.append("缺少 bagit.txt (这不是一个 BagIt 包)")
     else:
-        decl = _parse_info(tree.read("bagit.txt").decode("utf-8-sig", "replace"))
+        decl = _parse_info(_tag_text(tree, "bagit.txt", "utf-8-sig", report) or "")
         if "BagIt-Version" not in decl:
             report.errors.append("bagit.txt 缺少 BagIt-Version")
         encoding = decl.get("Tag-File-Character-Encoding", "UTF-8")
     if "bag-info.txt" in tree.names:
-        report.info = _parse_info(tree.read("bag-info.txt").decode(encoding, "replace"))
+        report.info = _parse_info(_tag_text(tree, "bag-info.txt", encoding, report) or "")
 
     manifests: dict[str, dict[str, str]] = {}
     tagmanifests: dict[str, dict[str, str]] = {}
@@ -179,7 +288,7 @@ def _check(tree: _Tree, report: VerifyReport) -> None:
         )
     if not manifests:
         report.errors.append("没有任何 manifest-<算法>.txt 清单")
-    if "fetch.txt" in tree.names and tree.read("fetch.txt").strip():
+    if "fetch.txt" in tree.names and (_tag_text(tree, "fetch.txt", encoding, report) or "").strip():
         report.errors.append("fetch.txt 列有待下载的文件: 不支持, 请先取回全部文件再校验")
     report.algorithms = sorted(manifests)
 
@@ -191,10 +300,14 @@ def _check(tree: _Tree, report: VerifyReport) -> None:
     for alg, entries in sorted(manifests.items()):
         for path in sorted(listed - set(entries)):
             report.errors.append(f"manifest-{alg}.txt 漏列 {path}")
-    report.missing += sorted(listed - on_disk)
+    report.missing += sorted(listed - on_disk - set(tree.odd))
     report.unexpected += sorted(on_disk - listed)
     for path in sorted(listed & on_disk):
         algs = [a for a, e in manifests.items() if path in e]
+        bomb = _bomb(tree, path)
+        if bomb:
+            report.errors.append(bomb)
+            continue
         got = _hash(tree, path, algs)
         if any(manifests[a][path] != got[a] for a in algs):
             report.changed.append(path)
@@ -202,7 +315,7 @@ def _check(tree: _Tree, report: VerifyReport) -> None:
 
     oxum = report.info.get("Payload-Oxum")
     if oxum:
-        size = sum(_size(tree, p) for p in on_disk)
+        size = sum(tree.size(p) for p in on_disk)
         if oxum != f"{size}.{len(on_disk)}":
             report.errors.append(
                 f"bag-info.txt 的 Payload-Oxum 为 {oxum}, 实际为 {size}.{len(on_disk)}"
@@ -217,11 +330,18 @@ def _check(tree: _Tree, report: VerifyReport) -> None:
                 report.changed.append(path)
 
 
-def _size(tree: _Tree, rel: str) -> int:
-    if isinstance(tree, _ZipTree):
-        return tree.zf.getinfo(tree.names[rel]).file_size
-    assert isinstance(tree, _DirTree)
-    return (tree.root / tree.names[rel]).stat().st_size
+def _bomb(tree: _Tree, rel: str) -> str | None:
+    """Why a zipped payload file is not inflated (a compression bomb), or None."""
+    if not isinstance(tree, _ZipTree):
+        return None
+    info = tree.infos[rel]
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > RATIO_FLOOR and ratio > MAX_RATIO:
+        return (
+            f"{rel}: 解压后 {info.file_size // 1048576} MB, 是压缩后的 {ratio:.0f} 倍, "
+            "疑为压缩炸弹; 未解压校验"
+        )
+    return None
 
 
 def verify_bag(path: Path) -> VerifyReport:

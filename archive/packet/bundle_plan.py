@@ -18,7 +18,8 @@ plan's extra files:
   lack, then the findings with what to do.
 
 Records that are neither PDF nor image (Word and Excel files, video, text) cannot be
-merged as they are: Office files are converted with LibreOffice when it is installed;
+merged as they are: Office files are converted with LibreOffice when it is installed
+(safely: :mod:`archive.packet.office_convert`);
 anything else gets one page in the packet naming the file, which is copied beside it.
 Records are only read. With the same ``date`` the companion files are byte-identical
 between two runs (zip entry times and document properties are pinned to ``date``).
@@ -30,8 +31,6 @@ import datetime as dt
 import html
 import os
 import re
-import shutil
-import subprocess
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -41,7 +40,9 @@ from typing import Any
 from archive.assess.audit import SEVERITY_LABELS
 from archive.assess.score import NA, STATUS_LABELS, CriterionScore, ScoreReport
 from archive.core.config import Archive
+from archive.core.paths import PathRefused, child, inside
 from archive.packet.model import AreaPlan, BundlePlan, CriterionPlan, EvidenceDoc
+from archive.packet.office_convert import convert_office
 from archive.paperwork.officialdoc import Heading, OfficialDocument, Paragraph, Table
 from archive.paperwork.stamp_copies import stamped_copy
 from archive.records.catalog import Catalog
@@ -106,9 +107,12 @@ def plan_from_score(
             docs: list[EvidenceDoc] = []
             for rel in c.evidence:
                 info = infos.get(rel.removeprefix("records/"))
-                doc = _evidence(archive.root / rel, info, households, stamped or {})
+                checked = inside(archive.records, rel.removeprefix("records/"), what="证明材料")
+                # the record as the rest of the archive names it (stamped copies are keyed so)
+                source = archive.records / checked.relative_to(archive.records.resolve())
+                doc = _evidence(source, info, households, stamped or {})
                 if doc.pdf is None and doc.source.suffix.lower() not in _IMAGE_SUFFIXES:
-                    pending.append((doc, archive.root / rel))
+                    pending.append((doc, source))
                 docs.append(doc)
             area.criteria.append(
                 CriterionPlan(c.code, _title(c), c.possible, c.earned, c.status_label, docs)
@@ -174,9 +178,12 @@ def _searchable(source: Path) -> Path | None:
         return None
     derived = side.get("derivatives") or {}
     name = derived.get("searchable_pdf") if isinstance(derived, dict) else None
-    if isinstance(name, str) and name and "/" not in name and "\\" not in name:
-        path = source.with_name(name)
-        if path.is_file():
+    if isinstance(name, str) and name:
+        try:
+            path = child(source.parent, name)
+        except PathRefused:
+            return None
+        if path.name == name and path.is_file():
             return path
     return None
 
@@ -232,47 +239,11 @@ def _make_pdfs(pending: list[tuple[EvidenceDoc, Path]], folder: Path) -> None:
     if not pending:
         return
     folder.mkdir(parents=True, exist_ok=True)
-    office = [(d, s) for d, s in pending if s.suffix.lower() in _OFFICE_SUFFIXES]
-    converted = _libreoffice(office, folder / "office") if office else {}
+    office = [s for _d, s in pending if s.suffix.lower() in _OFFICE_SUFFIXES]
+    converted = convert_office(office, folder / "office") if office else {}
     for n, (doc, source) in enumerate(pending, 1):
         made = converted.get(source)
         doc.pdf = made if made is not None else _note_page(doc, folder / f"{n:05d}.pdf")
-
-
-def _libreoffice(items: list[tuple[EvidenceDoc, Path]], folder: Path) -> dict[Path, Path]:
-    """Convert Office records to PDF with one LibreOffice run; those that failed are left out."""
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if soffice is None:
-        return {}
-    out: dict[Path, Path] = {}
-    staged = folder / "in"
-    staged.mkdir(parents=True, exist_ok=True)
-    names: dict[Path, Path] = {}
-    for n, (_doc, source) in enumerate(items, 1):
-        link = staged / f"{n:05d}{source.suffix.lower()}"
-        shutil.copyfile(source, link)  # a copy: LibreOffice never sees the record itself
-        names[source] = link
-    profile = folder / "profile"
-    cmd = [
-        soffice,
-        f"-env:UserInstallation={profile.as_uri()}",
-        "--headless",
-        "--norestore",
-        "--convert-to",
-        "pdf",
-        "--outdir",
-        str(folder),
-        *(str(p) for p in names.values()),
-    ]
-    try:
-        subprocess.run(cmd, capture_output=True, check=False, timeout=120 + 20 * len(items))
-    except (OSError, subprocess.TimeoutExpired):
-        return {}
-    for source, link in names.items():
-        pdf = folder / (link.stem + ".pdf")
-        if pdf.is_file() and pdf.stat().st_size > 0:
-            out[source] = pdf
-    return out
 
 
 def _note_page(doc: EvidenceDoc, out: Path) -> Path:

@@ -2,7 +2,8 @@
 
 Real formatting, not a CSV in disguise: a title row, a bold shaded header frozen in place,
 an autofilter over the table, column widths that fit Chinese text, wrapped long cells,
-severity shading, landscape A4 printing fitted to the page width.
+severity shading, landscape A4 printing fitted to the page width. Every cell from data is
+text, never a formula (:func:`archive.core.cells.append_row`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from archive.assess.audit import SEVERITY_LABELS, AuditFinding
 from archive.assess.score import STATUS_LABELS, ScoreReport
+from archive.core.cells import append_row
 
 FINDING_HEADERS = ("序号", "级别", "类别", "评分子项", "对象", "文件", "说明", "处理办法", "代码")
 FINDING_WIDTHS = (6, 6, 14, 9, 30, 48, 50, 50, 18)
@@ -29,16 +31,16 @@ _STATUS_FILLS = {
 def sheet_head(ws: Any, title: str, note: str | None, headers: tuple[str, ...]) -> int:
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
-    ws.append([title])
+    append_row(ws, [title])
     ws.cell(1, 1).font = Font(bold=True, size=14)
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headers))
     row = 2
     if note:
-        ws.append([note])
+        append_row(ws, [note])
         ws.cell(2, 1).font = Font(bold=True, color="C00000")
         ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(headers))
         row = 3
-    ws.append(list(headers))
+    append_row(ws, headers)
     thin = Side(style="thin", color="808080")
     for cell in ws[row]:
         cell.font = Font(bold=True)
@@ -86,7 +88,8 @@ def write_audit_xlsx(
     ws.title = "问题清单"
     head = sheet_head(ws, title, note, FINDING_HEADERS)
     for i, f in enumerate(findings, 1):
-        ws.append(
+        append_row(
+            ws,
             [
                 i,
                 SEVERITY_LABELS.get(f.severity, f.severity),
@@ -97,7 +100,7 @@ def write_audit_xlsx(
                 f.message,
                 f.action,
                 f.code,
-            ]
+            ],
         )
         fill = _FILLS.get(f.severity)
         if fill and f.severity != "info":
@@ -112,7 +115,8 @@ def write_audit_xlsx(
         )
         shead = sheet_head(ss, total, note, SCORE_HEADERS)
         for c in report.criteria:
-            ss.append(
+            append_row(
+                ss,
                 [
                     c.code,
                     c.area,
@@ -123,10 +127,10 @@ def write_audit_xlsx(
                     "\n".join(c.missing[:30])
                     + (f"\n…等 {len(c.missing)} 项" if len(c.missing) > 30 else ""),
                     len(c.evidence),
-                ]
+                ],
             )
             ss.cell(ss.max_row, 6).fill = PatternFill("solid", fgColor=_STATUS_FILLS[c.status])
-        ss.append(["合计", "", "", report.total_possible, report.total_earned, "", "", ""])
+        append_row(ss, ["合计", "", "", report.total_possible, report.total_earned, "", "", ""])
         finish_sheet(ss, shead, SCORE_WIDTHS, {3, 7})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

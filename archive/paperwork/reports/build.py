@@ -7,7 +7,9 @@ import io
 from pathlib import Path
 from typing import Any
 
+from archive.core.cells import csv_row
 from archive.core.errors import UsageError
+from archive.core.paths import child
 from archive.paperwork.render_docx import render_docx, write_atomically
 from archive.paperwork.render_pdf import render_pdf
 from archive.paperwork.reports.context import (
@@ -43,15 +45,17 @@ def write_report(report: Report, out_dir: Path, *, pdf: bool = True) -> list[Pat
     """Write ``<name>.docx``, ``<name>.pdf`` and, when the report states figures,
     ``<name>_数据来源.csv`` (every figure with every record behind it)."""
     out_dir = Path(out_dir)
-    paths = [render_docx(report.document, out_dir / f"{report.name}.docx")]
+    # The name comes from data (an inspection body, a year): one file name in out_dir,
+    # whatever "/" or ".." it holds (the path policy)
+    paths = [render_docx(report.document, child(out_dir, report.name, ".docx"))]
     if pdf:
-        paths.append(render_pdf(report.document, out_dir / f"{report.name}.pdf"))
+        paths.append(render_pdf(report.document, child(out_dir, report.name, ".pdf")))
     if report.sources:
-        target = out_dir / f"{report.name}{SOURCES_SUFFIX}"
+        target = child(out_dir, report.name, SOURCES_SUFFIX)
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\r\n")
         writer.writerow(["项目", "数值", "依据的档案记录"])
-        writer.writerows(report.sources)
+        writer.writerows(csv_row(row) for row in report.sources)
         data = ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel opens it as UTF-8
         write_atomically(target, lambda tmp: tmp.write_bytes(data))
         paths.append(target)
