@@ -591,10 +591,10 @@ def test_interrupted_refile_is_rolled_back_then_redone(
     arc = Archive(archive_dir)
     real_write = moves.write_json_atomic
 
-    def crash_on_new_sidecar(path: Path, data: dict[str, object]) -> None:
+    def crash_on_new_sidecar(path: Path, data: dict[str, object], **kw: Any) -> None:
         if path.name.endswith(".pdf.json") and "工作材料" in str(path):
             raise OSError("power cut")
-        real_write(path, data)
+        real_write(path, data, **kw)
 
     monkeypatch.setattr(moves, "write_json_atomic", crash_on_new_sidecar)
     with Catalog(arc.catalog_path) as catalog, pytest.raises(OSError):
