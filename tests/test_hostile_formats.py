@@ -134,7 +134,7 @@ def test_an_xlsx_inflating_to_gigabytes_is_refused(
     _xlsx_bomb(bomb)
     done = dangan_bounded(*command, bomb, "--archive", archive_dir, limit=LIMIT)
     assert not done.hung
-    assert done.returncode == 10, done.stderr
+    assert done.returncode == 11, done.stderr
     assert "压缩炸弹" in done.stderr or "解压后共" in done.stderr
     assert "Traceback" not in done.stderr
     assert done.peak_mb < MEMORY_MB and done.seconds < LIMIT
@@ -190,7 +190,7 @@ def test_a_megabyte_line_is_refused_with_a_reason(
             fh.write("很" * (1024 * 1024 // 3))
         fh.write("\n")
     code, stderr, seconds, peak = _import(archive_dir, bad)
-    assert code in (8, 10), stderr
+    assert code in (8, 11), stderr
     assert ("字段超过" in stderr) or ("超过上限" in stderr)
     assert "Traceback" not in stderr and "_csv.Error" not in stderr
     assert seconds < LIMIT and peak < MEMORY_MB
@@ -207,7 +207,7 @@ def test_a_million_row_roster_is_refused_quickly(
         for n in range(1_000_000):
             fh.write(f"{100000000000 + n},户{n},,,,,\n")
     code, stderr, seconds, peak = _import(archive_dir, big)
-    assert code == 10, stderr
+    assert code == 11, stderr
     assert "超过 100000 行" in stderr
     assert seconds < LIMIT and peak < MEMORY_MB
     assert not (archive_dir / "roster.csv").exists()
@@ -254,7 +254,7 @@ def test_a_docx_bomb_is_refused(archive_dir: Path, tmp_path: Path, outside: Outs
     bomb = tmp_path / "评分标准.docx"
     _docx_bomb(bomb)
     done = dangan_bounded("criteria", "import", bomb, "--archive", archive_dir, limit=LIMIT)
-    assert done.returncode == 10, done.stderr
+    assert done.returncode == 11, done.stderr
     within(done)
     assert "压缩炸弹" in done.stderr
     outside.assert_untouched()
@@ -458,3 +458,31 @@ def test_criteria_from_data_are_text_cells_in_every_sheet(
     ]
     assert risky and all(c.data_type == "s" and c.quotePrefix for c in risky)
     outside.assert_untouched()
+
+
+def test_archival_sheets_keep_titles_and_reasons_as_text(tmp_path: Path) -> None:
+    """归档文件目录 and 销毁清册: a 题名 and a 销毁原因 typed by a clerk (or read off a file
+    name) that look like formulas stay text in the workbooks."""
+    from _archival import build_small_archive, invoke_json
+    from openpyxl import load_workbook
+
+    archive = build_small_archive(tmp_path / "档案库")
+    minutes = "records/会议记录/专销联动会议/2011/001_会议记录.pdf"
+    title = '=HYPERLINK("http://127.0.0.1:9/","会议记录")'
+    invoke_json(archive, "edit", minutes, "--title", title, "--reason", "题名更正")
+    sheet = invoke_json(archive, "edit", minutes, "--type", "签到表", "--reason", "实为签到表")
+    reason = "+1+1 鉴定小组意见"
+    invoke_json(
+        archive, "destroy", sheet["record"], "--reason", reason, "--approver", "@王局长",
+        "--as-of", "2022-01-01",
+    )  # fmt: skip
+    done = invoke_json(archive, "catalogue", "--year", "2011", "--out", str(tmp_path / "目录"))
+    register = archive.root / "报告" / "销毁清册.xlsx"
+    for book, wanted in ((Path(done["xlsx"]), [title]), (register, [title, reason, "@王局长"])):
+        assert _formula_cells(book) == [], book.name
+        cells = [c for ws in load_workbook(book).worksheets for row in ws.iter_rows() for c in row]
+        shown = {c.value for c in cells}
+        for text in wanted:
+            assert text in shown, f"{text} is not in {book.name} as typed"
+        risky = [c for c in cells if isinstance(c.value, str) and c.value[:1] in "=+-@"]
+        assert risky and all(c.data_type == "s" and c.quotePrefix for c in risky), book.name

@@ -103,7 +103,7 @@ def test_the_archive_is_never_ingested_into_itself(
     (archive_dir / source).mkdir(parents=True, exist_ok=True)
     before = {p: p.stat().st_mtime_ns for p in archive_dir.rglob("*") if p.is_file()}
     refused = within(dangan_bounded("ingest", source, "--json", cwd=archive_dir))
-    assert refused.returncode == 9, refused.stdout
+    assert refused.returncode == 10, refused.stdout
     assert refused.stdout == ""
     assert "不能" in refused.stderr and "inbox/" in refused.stderr
     after = {p: p.stat().st_mtime_ns for p in archive_dir.rglob("*") if p.is_file()}
@@ -325,7 +325,7 @@ def test_a_full_disk_stops_filing_and_leaves_the_files_in_the_inbox(
     )
     assert done.returncode == 0, done.stderr
     state = json.loads(done.stdout)
-    assert state["rc"] == 11, state
+    assert state["rc"] == 12, state
     assert "磁盘空间已满" in state["stderr"] and "仍在收件箱" in state["stderr"]
     assert "Traceback" not in state["stderr"]
     assert state["inbox"] == ["申请表0.jpg", "申请表1.jpg", "申请表2.jpg"]

@@ -79,7 +79,7 @@ _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 class DiskFull(ArchiveError):
     """The archive's disk is full: filing stops, the files stay in the inbox."""
 
-    exit_code = 11
+    exit_code = 12
 
     def __init__(self, message: str, done: list[Outcome] | None = None) -> None:
         super().__init__(message)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archive.core.cells import append_row
 from archive.core.config import Archive
 from archive.core.errors import NotFoundError
 from archive.paperwork.audit_xlsx import finish_sheet, sheet_head
@@ -276,18 +277,18 @@ def write_catalogue_xlsx(cat: Catalogue, out: Path) -> Path:
     n = 0
     for (retention, org), entries in cat.groups():
         if retention or org:
-            ws.append([f"{retention} · {org}"])
+            append_row(ws, [f"{retention} · {org}"])
             ws.cell(ws.max_row, 1).font = Font(bold=True)
         for entry in entries:
             n += 1
-            ws.append(entry.cells(n))
+            append_row(ws, entry.cells(n))
     finish_sheet(ws, head, XLSX_WIDTHS, {5, 9})
     if cat.notes:
         ns = wb.create_sheet("备考表")
-        ns.append(["备考表"])
+        append_row(ns, ["备考表"])
         ns.cell(1, 1).font = Font(bold=True, size=14)
         for line in cat.notes:
-            ns.append([line])
+            append_row(ns, [line])
         ns.column_dimensions["A"].width = 100
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(out, lambda tmp: wb.save(tmp))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from archive.core.cells import append_row
 from archive.paperwork.audit_xlsx import finish_sheet, sheet_head
 from archive.paperwork.officialdoc import OfficialDocument, Paragraph, Table
 from archive.paperwork.render_docx import write_atomically
@@ -61,7 +62,7 @@ def write_register(sides: list[dict[str, Any]], bureau: str, folder: Path) -> tu
     ws.title = "销毁清册"
     head = sheet_head(ws, f"{bureau} 档案销毁清册  共{len(rows)}件", None, COLUMNS)
     for row in rows:
-        ws.append(row)
+        append_row(ws, row)
     finish_sheet(ws, head, WIDTHS, {3, 7})
     xlsx = folder / "销毁清册.xlsx"
     folder.mkdir(parents=True, exist_ok=True)
