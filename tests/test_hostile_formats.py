@@ -460,7 +460,7 @@ def test_criteria_from_data_are_text_cells_in_every_sheet(
     outside.assert_untouched()
 
 
-def test_archival_sheets_keep_titles_and_reasons_as_text(tmp_path: Path) -> None:
+def test_archival_sheets_keep_titles_and_reasons_as_text(tmp_path: Path, outside: Outside) -> None:
     """归档文件目录 and 销毁清册: a 题名 and a 销毁原因 typed by a clerk (or read off a file
     name) that look like formulas stay text in the workbooks."""
     from _archival import build_small_archive, invoke_json
@@ -486,3 +486,4 @@ def test_archival_sheets_keep_titles_and_reasons_as_text(tmp_path: Path) -> None
             assert text in shown, f"{text} is not in {book.name} as typed"
         risky = [c for c in cells if isinstance(c.value, str) and c.value[:1] in "=+-@"]
         assert risky and all(c.data_type == "s" and c.quotePrefix for c in risky), book.name
+    outside.assert_untouched()
