@@ -19,6 +19,7 @@ import unicodedata
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _hostile import CANARY_TEXT, Outside, dangan_bounded, within
@@ -156,6 +157,44 @@ def test_verify_lists_special_files_and_goes_on(
     assert any("data/大文件.bin" in e and "不是普通文件" in e for e in report["errors"])  # type: ignore[union-attr]
     assert report["changed"] == ["data/照片.txt"]  # the rest was still checked
     assert peak < 300
+    outside.assert_untouched()
+
+
+def _check_packet(packet: Path) -> dict[str, Any]:
+    done = within(dangan_bounded("check", packet, "--json"), memory_mb=300)
+    assert done.returncode == 6, done.stderr  # 不通过, said as an integrity problem
+    assert "Traceback" not in done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    return {item["code"]: item for item in report["items"]}
+
+
+def test_check_never_opens_a_link_out_of_the_packet(tmp_path: Path, outside: Outside) -> None:
+    """四性检测 of a packet folder: a file or folder linked out of it is never opened."""
+    bag = _bag(tmp_path / "包")
+    digest = hashlib.sha256(CANARY_TEXT.encode()).hexdigest()
+    (bag / "data" / "证据.txt").symlink_to(outside.canary)
+    (bag / "data" / "整户").symlink_to(outside.folder, target_is_directory=True)
+    _list_in_manifest(bag, "data/证据.txt", digest)
+    items = _check_packet(bag)
+    assert any("data/证据.txt" in p["detail"] for p in items["GD-3-1"]["problems"])
+    outside.assert_untouched()
+
+
+def test_check_never_inflates_a_bomb_in_a_zipped_packet(tmp_path: Path, outside: Outside) -> None:
+    """A zipped packet whose payload file inflates a thousandfold: reported, not unpacked."""
+    bag = _bag(tmp_path / "包")
+    packet = tmp_path / "包.zip"
+    with zipfile.ZipFile(packet, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for path in sorted(bag.rglob("*")):
+            if path.is_file():
+                zf.write(path, f"包/{path.relative_to(bag).as_posix()}")
+        with zf.open("包/data/炸弹.pdf", "w", force_zip64=True) as out:
+            for _ in range(300):
+                out.write(bytes(1024 * 1024))
+    items = _check_packet(packet)
+    bombs = [p for p in items["GD-3-4"]["problems"] if "压缩炸弹" in p["detail"]]
+    assert [p["where"] for p in bombs] == ["包/data/炸弹.pdf"]
+    assert items["GD-3-4"]["checked"] >= 2  # the other payload files were still opened
     outside.assert_untouched()
 
 

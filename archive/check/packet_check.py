@@ -3,6 +3,8 @@ and every payload file opened, with the same item numbers as the archive's check
 
 from __future__ import annotations
 
+import os
+import stat
 import tempfile
 import zipfile
 from pathlib import Path
@@ -12,14 +14,25 @@ from archive.check.content import LONG_TERM, probe
 from archive.check.items import CheckReport
 from archive.core.clock import Clock, local_now
 from archive.core.errors import UsageError
-from archive.packet.bag_verify import verify_bag
+from archive.packet.bag_verify import verify_bag, zip_bomb
 
 _MAX_UNZIP = 8 << 30  # a packet larger than this is checked by its manifests only
 
 
 def _payload(root: Path) -> list[Path]:
+    """The payload's regular files. Links (to files or folders), pipes and devices are never
+    followed nor opened: a packet is checked by what it holds (``verify_bag`` lists them)."""
     data = root / "data"
-    return sorted(p for p in data.rglob("*") if p.is_file()) if data.is_dir() else []
+    found: list[Path] = []
+    for folder, _dirs, files in os.walk(data):  # a linked folder is not walked into
+        for name in files:
+            path = Path(folder, name)
+            try:
+                if stat.S_ISREG(path.lstat().st_mode):
+                    found.append(path)
+            except OSError:
+                continue
+    return sorted(found)
 
 
 def check_packet(
@@ -54,7 +67,14 @@ def check_packet(
                     target = (Path(tmp) / info.filename).resolve()
                     if not target.is_relative_to(Path(tmp).resolve()):
                         raise UsageError(f"{path}: 包中的路径 {info.filename!r} 指向包外, 拒绝解开")
-                zf.extractall(tmp)
+                for info in zf.infolist():
+                    bomb = zip_bomb(info, info.filename)
+                    if bomb is not None:  # never inflated: reported, the rest is checked
+                        report.item("GD-3-4").fail(info.filename, bomb)
+                    elif (
+                        stat.S_IFMT(info.external_attr >> 16) in (0, stat.S_IFREG) or info.is_dir()
+                    ):
+                        zf.extract(info, tmp)
             tops = [p for p in Path(tmp).iterdir() if p.is_dir()]
             root = tops[0] if len(tops) == 1 else Path(tmp)
         files = _payload(root)

@@ -334,7 +334,11 @@ def _bomb(tree: _Tree, rel: str) -> str | None:
     """Why a zipped payload file is not inflated (a compression bomb), or None."""
     if not isinstance(tree, _ZipTree):
         return None
-    info = tree.infos[rel]
+    return zip_bomb(tree.infos[rel], rel)
+
+
+def zip_bomb(info: zipfile.ZipInfo, rel: str) -> str | None:
+    """Why this zip entry is not inflated (it would grow past the ratio budget), or None."""
     ratio = info.file_size / max(info.compress_size, 1)
     if info.file_size > RATIO_FLOOR and ratio > MAX_RATIO:
         return (
