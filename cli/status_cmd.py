@@ -11,10 +11,10 @@ from archive.ops.status import (
     FLAGGED,
     Status,
     archive_status,
-    kind_label,
     next_steps,
     quarantine_label,
 )
+from archive.records.dossier import kind_label
 from cli.common import archive_option, emit_json, open_archive
 
 

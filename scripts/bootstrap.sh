@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 profile="${1:-demo}"
 
 debs=(fonts-noto-cjk fonts-arphic-ukai libgl1 libglib2.0-0 libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0
-      poppler-utils qpdf restic)
+      poppler-utils poppler-data qpdf restic)
 case "$profile" in
-  test)  debs+=(libreoffice-writer-nogui libreoffice-calc-nogui clamav openssh-sftp-server) ;;
+  test)  debs+=(libreoffice-writer-nogui libreoffice-calc-nogui clamav openssh-sftp-server chromium chromium-driver) ;;
   bench) debs+=(tesseract-ocr tesseract-ocr-chi-sim borgbackup rsync) ;;
 esac
 

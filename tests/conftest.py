@@ -20,9 +20,9 @@ DANGAN = Path(sys.executable).with_name("dangan")
 
 
 def run_dangan(
-    *args: str | Path, cwd: Path | None = None, timeout: float = 600
+    *args: str | Path, cwd: Path | None = None, timeout: float = 600, input_text: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``dangan`` console script, capturing output."""
+    """Run the installed ``dangan`` console script, capturing output (*input_text*: stdin)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
         [str(DANGAN), *map(str, args)],
@@ -31,6 +31,7 @@ def run_dangan(
         cwd=cwd,
         timeout=timeout,
         env=env,
+        input=input_text,
     )
 
 

@@ -26,15 +26,21 @@ from archive.intake.watch_lock import running_watcher
 from archive.ops.backup_config import backup_overview, backup_steps
 from archive.paperwork.reports.selfcheck import SNAPSHOT_DIR
 from archive.records.catalog import CATALOG_VERSION
-from archive.records.store import TOP_FOLDERS, TRAY
 from indexers.search import SearchIndex
 
-KIND_LABELS = {**TOP_FOLDERS, "tray": TRAY}
 FLAGGED = {
     "illegible": "扫描不清晰",
     "title_mismatch": "标题与内容不符",
     "key_mismatch": "编号与内容不符",
 }
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing to do next: a code (for a page to link it) and the words for a person."""
+
+    code: str
+    text: str
 
 
 @dataclass
@@ -197,59 +203,91 @@ def _catalog(path: Path, status: Status) -> None:
         db.close()
 
 
-def next_steps(s: Status) -> list[str]:
-    """What the clerk should do next, most urgent first, each with the command that does it."""
-    steps: list[str] = []
+def next_step_items(s: Status) -> list[Step]:
+    """What the clerk should do next, most urgent first, each with the command that does it
+    (a page links the steps it has a page for by their code)."""
+    steps: list[Step] = []
     if s.catalog in ("missing", "stale", "damaged"):
         steps.append(
-            "目录库缺失、损坏或版本不符: 运行 dangan reindex 从 records/ 重建 (档案本身不受影响)"
+            Step(
+                "catalog",
+                "目录库缺失、损坏或版本不符: 运行 dangan reindex 从 records/ 重建 (档案本身不受影响)",
+            )
         )
     if s.interrupted:
         steps.append(
-            f"{s.interrupted} 次归档被中断 (如断电): 下次 dangan ingest 或 watch 启动时自动完成或撤销"
+            Step(
+                "interrupted",
+                f"{s.interrupted} 次归档被中断 (如断电): 下次 dangan ingest 或 watch 启动时自动完成或撤销",
+            )
         )
     if s.inbox.waiting and s.watcher is None:
         steps.append(
-            f"收件箱有 {s.inbox.waiting} 个文件待归档, 且没有监视进程: "
-            "运行 dangan ingest, 或 dangan watch 持续监视"
+            Step(
+                "inbox",
+                f"收件箱有 {s.inbox.waiting} 个文件待归档, 且没有监视进程: "
+                "运行 dangan ingest, 或 dangan watch 持续监视",
+            )
         )
     if s.quarantine:
         steps.append(
-            f"隔离区有 {sum(s.quarantine.values())} 个文件: dangan quarantine list 查看原因, "
-            "处理后重新放入收件箱"
+            Step(
+                "quarantine",
+                f"隔离区有 {sum(s.quarantine.values())} 个文件: dangan quarantine list 查看原因, "
+                "处理后重新放入收件箱",
+            )
         )
     if s.flagged.get("illegible"):
         steps.append(
-            f"{s.flagged['illegible']} 份扫描件不清晰: 重新扫描后放入收件箱; dangan audit 列出"
+            Step(
+                "illegible",
+                f"{s.flagged['illegible']} 份扫描件不清晰: 重新扫描后放入收件箱; dangan audit 列出",
+            )
         )
     mislabelled = s.flagged.get("title_mismatch", 0) + s.flagged.get("key_mismatch", 0)
     if mislabelled:
-        steps.append(f"{mislabelled} 份文件名与内容不符: dangan audit 列出, 核对后更正")
+        steps.append(
+            Step("mislabelled", f"{mislabelled} 份文件名与内容不符: dangan audit 列出, 核对后更正")
+        )
     if s.tray:
         steps.append(
-            f"待归档 {s.tray} 份 (不知属于哪一户/哪一案): 在文件名中写明许可证号或案号, "
-            "或导入名册后运行 dangan refile"
+            Step(
+                "tray",
+                f"待归档 {s.tray} 份 (不知属于哪一户/哪一案): 在文件名中写明许可证号或案号, "
+                "或导入名册后运行 dangan refile",
+            )
         )
     if s.roster and s.households_filed < s.roster:
         steps.append(
-            f"名册中 {s.roster - s.households_filed} 户还没有任何档案: dangan audit 列出缺少的材料"
+            Step(
+                "households",
+                f"名册中 {s.roster - s.households_filed} 户还没有任何档案: dangan audit 列出缺少的材料",
+            )
         )
     if s.catalog == "ok" and not s.index_rebuilding and s.indexed != s.records:
-        steps.append("检索索引与目录不一致: 下次归档时自动补齐, 或运行 dangan reindex")
+        steps.append(
+            Step("index", "检索索引与目录不一致: 下次归档时自动补齐, 或运行 dangan reindex")
+        )
     if s.index_rebuilding:
-        steps.append("检索索引重建未完成: 下次归档或 dangan reindex 时从中断处继续")
-    steps += backup_steps(s.backup, s.records)
+        steps.append(
+            Step("index_rebuilding", "检索索引重建未完成: 下次归档或 dangan reindex 时从中断处继续")
+        )
+    steps += [Step("backup", text) for text in backup_steps(s.backup, s.records)]
     if s.standard is None:
         steps.append(
-            f"未导入本省评分标准 ({CRITERIA_FILE}), 自查使用内置样例: "
-            "dangan criteria import 评分标准.docx"
+            Step(
+                "standard",
+                f"未导入本省评分标准 ({CRITERIA_FILE}), 自查使用内置样例: "
+                "dangan criteria import 评分标准.docx",
+            )
         )
     return steps
 
 
+def next_steps(s: Status) -> list[str]:
+    """The steps as lines of text (the command line prints them)."""
+    return [step.text for step in next_step_items(s)]
+
+
 def quarantine_label(code: str) -> str:
     return "原因文件损坏" if code == "unreadable_reason" else LABELS.get(code, code)
-
-
-def kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind)

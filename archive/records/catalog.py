@@ -8,7 +8,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from archive.core.errors import ArchiveError
+
 CATALOG_VERSION = 4  # 4: meta carries the seals (count and bodies)
+
+
+class CatalogUnavailable(ArchiveError):
+    """A reader found no catalog, or one of another version (``dangan reindex`` makes it)."""
+
+    exit_code = 6
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,6 +52,7 @@ CREATE INDEX IF NOT EXISTS records_dossier ON records (dossier_key);
 CREATE INDEX IF NOT EXISTS records_licence ON records (licence_no);
 CREATE INDEX IF NOT EXISTS records_case ON records (case_no);
 CREATE INDEX IF NOT EXISTS records_type ON records (doc_type);
+CREATE INDEX IF NOT EXISTS records_retailer ON records (retailer);
 CREATE TABLE IF NOT EXISTS events (
     record_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL,
     event TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',
@@ -172,9 +182,13 @@ class Catalog:
     version is emptied and ``rebuilt`` is set; :func:`archive.records.reindex.open_catalog`
     then refills it from the records."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        if readonly:
+            self.db = self._open_readonly(path)
+            self.rebuilt = False
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=30.0)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -182,6 +196,26 @@ class Catalog:
         # True when the tables were (re)created for another version: the caller refills
         # them from the records (``archive.records.reindex.open_catalog`` does).
         self.rebuilt = self._ensure_schema()
+
+    @staticmethod
+    def _open_readonly(path: Path) -> sqlite3.Connection:
+        """A connection that never writes, creates or migrates (for a server beside the
+        watcher); refuses a missing catalog or one of another version."""
+        fix = "请运行 dangan reindex 从 records/ 重建 (档案本身不受影响)"
+        if not path.is_file():
+            raise CatalogUnavailable(f"{path}: 目录库不存在; {fix}")
+        db = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA query_only = ON")
+            row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        except sqlite3.Error as exc:
+            db.close()
+            raise CatalogUnavailable(f"{path}: 目录库无法读取 ({exc}); {fix}") from exc
+        if row is None or row[0] != str(CATALOG_VERSION):
+            db.close()
+            raise CatalogUnavailable(f"{path}: 目录库版本不符; {fix}")
+        return db
 
     def _ensure_schema(self) -> bool:
         """Create the tables; drop and recreate them when they are of another version."""

@@ -9,7 +9,8 @@ from typing import Any
 
 from archive.core.config import Archive
 from archive.records.catalog import Catalog
-from indexers.search import IndexDoc, SearchIndex, SearchResult
+from archive.records.finder import SearchPage, SearchRequest, search_page
+from indexers.search import IndexDoc, SearchIndex
 
 _BATCH = 500
 
@@ -131,23 +132,15 @@ def sync_index(archive: Archive, catalog: Catalog, *, changed: Iterable[str] = (
         index.close()
 
 
-def search_archive(
-    archive: Archive, catalog: Catalog, query: str, *, limit: int = 20
-) -> SearchResult:
-    """Search the archive's index; names for suggestions come from the roster."""
+def search_archive(archive: Archive, catalog: Catalog, request: SearchRequest) -> SearchPage:
+    """Search the archive's index (rebuilt first when missing or half-built); names for
+    suggestions come from the roster."""
     index, needs_rebuild = open_index(archive)
     try:
         if needs_rebuild or _marker(archive).exists():
             index.close()
             rebuild_index(archive, catalog)
             index, _ = open_index(archive)
-        names = [h["name"] for h in catalog.households()]
-        result = index.search(query, limit=limit, names=names)
+        return search_page(index, catalog, request)
     finally:
         index.close()
-    for hit in result.hits:  # the 档号 lives in the catalog, not in the index
-        row = catalog.db.execute(
-            "SELECT archival_code FROM records WHERE record_id = ?", (hit.record_id,)
-        ).fetchone()
-        hit.archival_code = row[0] if row is not None else None
-    return result
