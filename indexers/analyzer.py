@@ -231,11 +231,7 @@ def mark(parts: list[tuple[str, bool]]) -> str:
 def snippet_parts(text: str, words: list[str], width: int = 80) -> list[tuple[str, bool]]:
     """The extract of :func:`make_snippet` as (text, is_match) pieces, for a page that marks
     matches itself (and escapes the text: a record may contain 【】 or markup)."""
-    offsets: Sequence[int] = range(len(text))
-    spans = _hit_spans(text, words)  # fast path: the words occur as written
-    if not spans:
-        folded, offsets = fold_with_map(text)
-        spans = _hit_spans(folded, words)
+    spans, offsets = _spans(text, words)
     if not spans or not offsets:
         flat = " ".join(text.split())
         return _tidy([(flat[:width] + ("…" if len(flat) > width else ""), False)])
@@ -260,6 +256,29 @@ def snippet_parts(text: str, words: list[str], width: int = 80) -> list[tuple[st
     tail = text[pos : max(hi, pos)]
     out.append((lead + tail + ("…" if max(hi, pos) < len(text) else ""), False))
     return _tidy(out)
+
+
+def highlight(text: str, words: list[str]) -> list[tuple[str, bool]]:
+    """All of *text* (a name, a title) as (text, is_match) pieces."""
+    spans, offsets = _spans(text, words)
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for s, e in spans if offsets else ():
+        os_, oe = offsets[s], offsets[e - 1] + 1
+        out += [(text[pos:os_], False), (text[os_:oe], True)]
+        pos = oe
+    out.append((text[pos:], False))
+    return _tidy(out)
+
+
+def _spans(text: str, words: list[str]) -> tuple[list[tuple[int, int]], Sequence[int]]:
+    """Where *words* match: spans in *text* itself or in its fold, and the map back."""
+    offsets: Sequence[int] = range(len(text))
+    spans = _hit_spans(text, words)  # fast path: the words occur as written
+    if not spans:
+        folded, offsets = fold_with_map(text)
+        spans = _hit_spans(folded, words)
+    return spans, offsets
 
 
 def _tidy(parts: list[tuple[str, bool]]) -> list[tuple[str, bool]]:

@@ -35,7 +35,7 @@ import tantivy
 from archive.core.errors import ArchiveError, LockedError
 from indexers import analyzer
 from indexers import query as ql
-from indexers.analyzer import mark, snippet_parts
+from indexers.analyzer import highlight, mark, snippet_parts
 from indexers.query import suggest_names
 
 __all__ = ["Hit", "IndexDoc", "SearchIndex", "SearchIndexError", "SearchResult"]
@@ -87,6 +87,8 @@ class Hit:
     snippet: str
     archival_code: str | None = None  # 档号, filled in from the catalog by the caller
     parts: list[tuple[str, bool]] = field(default_factory=list, repr=False)
+    retailer: str | None = None
+    retailer_parts: list[tuple[str, bool]] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -213,6 +215,7 @@ def _to_document(doc: IndexDoc) -> tantivy.Document:
         "doc_type": doc.doc_type,
         "date": doc.date,
         "title": doc.title,
+        "retailer": doc.retailer,
         "text": doc.text,
     }
     d.add_bytes("payload", json.dumps(payload, ensure_ascii=False).encode("utf-8"))
@@ -504,6 +507,7 @@ class SearchIndex:
         doc = searcher.doc(addr)
         data = json.loads(bytes(doc.get_first("payload")).decode("utf-8"))
         parts = snippet_parts(data["text"], words)
+        retailer = data.get("retailer")
         return Hit(
             record_id=data["record_id"],
             path=data["path"],
@@ -514,6 +518,8 @@ class SearchIndex:
             score=float(score) if isinstance(score, int | float) else 0.0,
             snippet=mark(parts),
             parts=parts,
+            retailer=retailer,
+            retailer_parts=highlight(retailer, words) if retailer else [],
         )
 
     def close(self) -> None:
