@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from archive.access.roles import role_label
+from archive.access.roles import ACTIONS, role_label
 from archive.core.errors import (
     ArchiveError,
     AuthenticationError,
@@ -63,9 +63,10 @@ def archive_error(request: Request, exc: Exception) -> Response:
         return RedirectResponse(login, status_code=303)
     if isinstance(exc, Forbidden):
         who = viewer(request)
-        what = getattr(request.state, "action", "") or request.url.path
+        action = ACTIONS.get(getattr(request.state, "action", ""))
         if who is not None:
-            web.log.record(actor(request, who), "forbidden", request.url.path, f"{what}")
+            what = action.label if action else exc.message
+            web.log.record(actor(request, who), "forbidden", request.url.path, what)
     problems = exc.problems if isinstance(exc, ValidationError) else []
     return render(
         request,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import socket
 import sys
 from pathlib import Path
@@ -45,7 +46,7 @@ def run(
     if not Users(AccessStore.of(archive)).list():
         say(
             "提示: 还没有任何用户。先创建系统管理员:\n"
-            f"  dangan users add 管理员 --role admin --archive {archive.root}\n"
+            f"  dangan users add 管理员 --role admin --archive {shlex.quote(str(archive.root))}\n"
         )
     scheme = "https" if certfile else "http"
     settings = Settings(idle_minutes=idle_minutes, secure_cookies=certfile is not None)
