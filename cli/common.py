@@ -101,3 +101,30 @@ def year_and_day(year: int | None, as_of: str | None) -> tuple[int, dt.date]:
     if year is not None and not 1990 <= year <= 2100:
         raise UsageError(f"--year {year}: 应为四位年份, 如 2011")
     return (year or day.year), day
+
+
+def https_options(func: F) -> F:
+    """--certfile and --keyfile: HTTPS for the web server (``serve``, ``service unit --web``)."""
+    for option in reversed(
+        (
+            click.option(
+                "--certfile",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=None,
+                help="HTTPS 证书 (PEM), 与 --keyfile 同用",
+            ),
+            click.option(
+                "--keyfile",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=None,
+                help="HTTPS 私钥 (PEM)",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
+
+
+def check_https(certfile: Path | None, keyfile: Path | None) -> None:
+    if (certfile is None) != (keyfile is None):
+        raise UsageError("--certfile 与 --keyfile 要同时给出 (HTTPS 证书和私钥)")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import archive_option, open_archive
+from cli.common import archive_option, check_https, https_options, open_archive
 
 
 @click.command()
@@ -16,14 +16,7 @@ from cli.common import archive_option, open_archive
     help="监听地址; 0.0.0.0 让局域网内的电脑都能访问",
 )  # fmt: skip
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-@click.option(
-    "--certfile", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-    help="HTTPS 证书 (PEM), 与 --keyfile 同用",
-)  # fmt: skip
-@click.option(
-    "--keyfile", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-    help="HTTPS 私钥 (PEM)",
-)  # fmt: skip
+@https_options
 @click.option(
     "--idle-minutes", type=click.FloatRange(1, 24 * 60), default=30.0, show_default=True,
     help="多久不操作自动退出登录 (分钟)",
@@ -38,6 +31,7 @@ def serve(
     archive_dir: Path | None,
 ) -> None:
     """启动网页服务: 单位局域网内的电脑用浏览器登录, 检索和查阅档案。"""
+    check_https(certfile, keyfile)
     archive = open_archive(archive_dir)
     # The two doors never import each other (tests/test_layers.py): the command line only
     # names the web door's entry point and hands it the archive.

@@ -16,7 +16,7 @@ from archive.ops.service_unit import (
     render_unit,
     unit_name,
 )
-from cli.common import archive_option, open_archive
+from cli.common import archive_option, check_https, https_options, open_archive
 
 
 @click.group()
@@ -34,14 +34,7 @@ def service() -> None:
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="--web: 端口"
 )
-@click.option(
-    "--certfile", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-    help="--web: HTTPS 证书 (PEM)",
-)  # fmt: skip
-@click.option(
-    "--keyfile", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-    help="--web: HTTPS 私钥 (PEM)",
-)  # fmt: skip
+@https_options
 @click.option(
     "--out",
     "out_dir",
@@ -114,8 +107,7 @@ def unit(
         raise click.UsageError("--poll 应为正数秒")
     if web and poll is not None:
         raise click.UsageError("--poll 只用于监视服务, 不能与 --web 同用")
-    if (certfile is None) != (keyfile is None):
-        raise click.UsageError("--certfile 与 --keyfile 要同时给出")
+    check_https(certfile, keyfile)
     options = WebOptions(host, port, certfile, keyfile) if web else None
     text = render_unit(archive, user=run_as, poll=poll, web=options)
     name = unit_name(archive, WEB_UNIT_PREFIX if web else UNIT_PREFIX)
