@@ -21,6 +21,10 @@ from cli.common import archive_option, check_https, https_options, open_archive
     "--idle-minutes", type=click.FloatRange(1, 24 * 60), default=30.0, show_default=True,
     help="多久不操作自动退出登录 (分钟)",
 )  # fmt: skip
+@click.option(
+    "--workers", type=click.IntRange(1, 32), default=1, show_default=True,
+    help="服务进程数 (多核机器上可设为核数)",
+)  # fmt: skip
 @archive_option
 def serve(
     host: str,
@@ -28,6 +32,7 @@ def serve(
     certfile: Path | None,
     keyfile: Path | None,
     idle_minutes: float,
+    workers: int,
     archive_dir: Path | None,
 ) -> None:
     """启动网页服务: 单位局域网内的电脑用浏览器登录, 检索和查阅档案。"""
@@ -37,8 +42,9 @@ def serve(
     # names the web door's entry point and hands it the archive.
     server = importlib.import_module("web.server")
     server.run(
-        archive, host=host, port=port, certfile=certfile, keyfile=keyfile, idle_minutes=idle_minutes
-    )
+        archive, host=host, port=port, certfile=certfile, keyfile=keyfile,
+        idle_minutes=idle_minutes, workers=workers,
+    )  # fmt: skip
 
 
 COMMANDS = [serve]

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import jinja2
-from starlette.routing import Router
+from starlette.routing import Route, Router
 
 from archive.access.roles import allowed, role_label
 from archive.records.dossier import kind_label
@@ -46,15 +46,25 @@ def load_assets() -> dict[str, Asset]:
 
 
 class Urls:
-    """URLs from route names: path parameters quoted, query parameters encoded."""
+    """URLs from route names: path parameters quoted, query parameters encoded.
+
+    Built from each route's own path format (``/record/{sha}/page/{n}``): a page builds
+    dozens of URLs, and asking the router would try every route for each one. A parameter
+    missing or extra is an error here, as it would be there."""
 
     def __init__(self, router: Router, assets: dict[str, Asset]) -> None:
-        self.router = router
+        self.formats: dict[str, tuple[str, frozenset[str]]] = {
+            r.name: (r.path_format, frozenset(r.param_convertors))
+            for r in router.routes
+            if isinstance(r, Route)
+        }
         self.asset_names = {a.name: a.hashed for a in assets.values()}
 
     def __call__(self, route: str, /, query: dict[str, Any] | None = None, **params: Any) -> str:
-        quoted = {k: quote(str(v), safe="/") for k, v in params.items()}
-        path = str(self.router.url_path_for(route, **quoted))
+        form, names = self.formats[route]
+        if names != params.keys():
+            raise ValueError(f"{route}: needs {sorted(names)}, got {sorted(params)}")
+        path = form.format(**{k: quote(str(v), safe="/") for k, v in params.items()})
         if query:
             pairs = [(k, v) for k, v in query.items() if v not in (None, "", False)]
             if pairs:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import os
 import shlex
 import socket
 import sys
 from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
 
 from archive.access.store import AccessStore
 from archive.access.users import Users
@@ -28,6 +34,16 @@ def addresses(host: str, port: int, scheme: str) -> list[str]:
     return [f"{scheme}://{a}:{port}/" for a in sorted(found)]
 
 
+#: How ``run`` hands the archive and settings to worker processes it starts.
+_ENV = "DANGAN_WEB_CONFIG"
+
+
+def app_from_environment() -> Starlette:
+    """The app of one worker process (uvicorn's factory when ``--workers`` > 1)."""
+    config = json.loads(os.environ[_ENV])
+    return create_app(Archive(Path(config["archive"])), Settings(**config["settings"]))
+
+
 def run(
     archive: Archive,
     *,
@@ -36,8 +52,10 @@ def run(
     certfile: Path | None = None,
     keyfile: Path | None = None,
     idle_minutes: float = 30.0,
+    workers: int = 1,
 ) -> None:
-    """Serve *archive* until stopped (Ctrl+C or SIGTERM finish the requests in hand)."""
+    """Serve *archive* until stopped (Ctrl+C or SIGTERM finish the requests in hand), in
+    *workers* processes (they share sessions, users and the log through SQLite)."""
     import uvicorn
 
     if (certfile is None) != (keyfile is None):
@@ -56,8 +74,7 @@ def run(
     say("按 Ctrl+C 停止。\n")
     sys.stderr.flush()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    config = uvicorn.Config(
-        create_app(archive, settings),
+    options: dict[str, Any] = dict(
         host=host,
         port=port,
         ssl_certfile=str(certfile) if certfile else None,
@@ -68,4 +85,10 @@ def run(
         access_log=False,
         timeout_graceful_shutdown=10,
     )
-    uvicorn.Server(config).run()
+    if workers > 1:
+        os.environ[_ENV] = json.dumps(
+            {"archive": str(archive.root), "settings": dataclasses.asdict(settings)}
+        )
+        uvicorn.run("web.server:app_from_environment", factory=True, workers=workers, **options)
+        return
+    uvicorn.Server(uvicorn.Config(create_app(archive, settings), **options)).run()

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ class SessionStore:
         self.idle = idle_seconds
         self.absolute = absolute_seconds
         self.clock = clock
+        self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.execute("PRAGMA journal_mode=WAL")
@@ -60,11 +62,13 @@ class SessionStore:
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        try:
-            yield db
-        finally:
-            db.close()
+        """This thread's connection, kept open (see ``archive.access.store.AccessStore``)."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        yield db
 
     def create(self, user: str, address: str) -> tuple[str, Session]:
         """A new session for *user*; returns the token for the cookie."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,13 +62,16 @@ class AccessStoreError(ArchiveError):
 
 
 class AccessStore:
-    """The users and the log of one archive. Each call opens its own connection, so one store
-    serves many threads (a web server) and processes (the CLI beside it)."""
+    """The users and the log of one archive. Each thread keeps its own connection (a web
+    server's worker threads reuse theirs: opening and closing per call would make SQLite
+    checkpoint its write-ahead log, with an fsync, on every entry); processes (the CLI beside
+    a server) share the file through SQLite's locks."""
 
     def __init__(self, path: Path, *, clock: Clock = local_now) -> None:
         self.path = path
         self.clock = clock
         self._ready = False
+        self._local = threading.local()
 
     @classmethod
     def of(cls, archive: Archive, *, clock: Clock = local_now) -> AccessStore:
@@ -76,22 +80,27 @@ class AccessStore:
     def now_iso(self) -> str:
         return self.clock().isoformat(timespec="seconds")
 
-    def _open(self) -> sqlite3.Connection:
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is not None:
+            return db
         try:
             if not self.path.parent.is_dir():
                 self.path.parent.mkdir(parents=True, mode=0o700)
             db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA synchronous=NORMAL")
+            if not self._ready:
+                self._prepare(db)
         except (OSError, sqlite3.Error) as exc:
             raise AccessStoreError(
                 f"{self.path}: 无法打开用户与利用登记库 ({exc}); "
                 "请检查该目录的权限 (应由运行 dangan serve 的账户所有)"
             ) from exc
-        db.row_factory = sqlite3.Row
+        self._local.db = db
         return db
 
     def _prepare(self, db: sqlite3.Connection) -> None:
-        if self._ready:
-            return
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_SCHEMA)
         row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
@@ -106,22 +115,16 @@ class AccessStore:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        db = self._open()
         try:
-            self._prepare(db)
-            yield db
+            yield self._db()
         except sqlite3.DatabaseError as exc:
             raise AccessStoreError(f"{self.path}: 用户与利用登记库读取失败 ({exc})") from exc
-        finally:
-            db.close()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (``BEGIN IMMEDIATE``: one writer at a time, others wait)."""
-        db = self._open()
+        db = self._db()
         try:
-            self._prepare(db)
-            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -131,5 +134,10 @@ class AccessStore:
             db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             raise AccessStoreError(f"{self.path}: 用户与利用登记库写入失败 ({exc})") from exc
-        finally:
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
             db.close()
+            self._local.db = None

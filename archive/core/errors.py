@@ -97,10 +97,10 @@ class ValidationError(ArchiveError):
 class Forbidden(ArchiveError):
     """The signed-in user's role does not allow this action (三员分立: each role its own work)."""
 
-    exit_code = 9
+    exit_code = 10
 
 
 class AuthenticationError(ArchiveError):
     """A sign-in was refused: unknown name, wrong password, a disabled or locked account."""
 
-    exit_code = 10
+    exit_code = 11

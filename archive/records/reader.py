@@ -71,14 +71,25 @@ class ArchiveReader:
         self._index: SearchIndex | None = None
         self._lock = threading.Lock()
         self._options: tuple[float, FilterOptions] | None = None
+        self._local = threading.local()
 
     @contextlib.contextmanager
     def catalog(self) -> Iterator[Catalog]:
-        catalog = Catalog(self.archive.catalog_path, readonly=True)
+        """This thread's read-only catalog, kept open between calls; opened afresh when the
+        file was replaced (a catalog deleted and rebuilt is a new file)."""
+        path = self.archive.catalog_path
         try:
-            yield catalog
-        finally:
-            catalog.close()
+            inode = path.stat().st_ino
+        except OSError:
+            inode = None
+        kept: tuple[int | None, Catalog] | None = getattr(self._local, "catalog", None)
+        if kept is None or kept[0] != inode or inode is None:
+            if kept is not None:
+                kept[1].close()
+                self._local.catalog = None
+            kept = (inode, Catalog(path, readonly=True))
+            self._local.catalog = kept
+        yield kept[1]
 
     # -- search ----------------------------------------------------------------------------
 

@@ -1,0 +1,384 @@
+"""Web benchmark: the search page and the dossier page under 20 concurrent browsers, beside
+the same questions asked of the library directly, on a 100,000-record archive.
+
+    .venv/bin/python bench/web.py                      # 100,000 records, 20 clients
+    .venv/bin/python bench/web.py --records 20000 --keep /tmp/web-bench
+
+The archive is built the fast way: the catalog rows and the index are made from synthetic
+records (the corpus of bench/search.py: retailers no dictionary knows, cases written every
+which way, minutes, OCR spacing), not by filing 100,000 files. The server is the real
+``dangan serve`` (uvicorn) in its own process, on loopback; each client signs in through the
+real form and keeps its own session, and every page it asks for is logged as in production.
+Printed: p50/p95 per page kind over HTTP, the library's own p50/p95 for the same questions
+(one caller, and 20 threads), requests per second, and the server's memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx2 as httpx  # noqa: E402
+
+from archive.access.log import AccessLog, Actor, LogFilter  # noqa: E402
+from archive.access.store import AccessStore  # noqa: E402
+from archive.access.users import Users  # noqa: E402
+from archive.core.config import Archive, init_archive  # noqa: E402
+from archive.records.catalog import Catalog  # noqa: E402
+from archive.records.finder import SearchRequest  # noqa: E402
+from archive.records.reader import ArchiveReader  # noqa: E402
+from archive.records.search_sync import rebuild_index  # noqa: E402
+from indexers.analyzer import warm_up  # noqa: E402
+
+PASSWORD = "bench-reader-1"
+
+
+def _corpus_module() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_search", ROOT / "bench" / "search.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_search"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def build(root: Path, records: int) -> dict[str, Any]:
+    """The archive at *root* (reused when bench.json says it has *records* records)."""
+    manifest = root / "bench-web.json"
+    if manifest.is_file():
+        data: dict[str, Any] = json.loads(manifest.read_text(encoding="utf-8"))
+        if data.get("records") == records:
+            return data
+        shutil.rmtree(root)
+    corpus = _corpus_module()
+    archive = init_archive(root, "潼关县烟草专卖局", ("610522",), ("潼烟罚",))
+    households: dict[str, dict[str, str | None]] = {}
+    t0 = time.perf_counter()
+    with archive.writer_lock(), Catalog(archive.catalog_path) as catalog:
+        for i, doc in enumerate(corpus.generate(records)):
+            side = {
+                "sha256": doc.record_id,
+                "dossier": {"kind": doc.dossier_kind, "key": doc.dossier},
+                "keys": {
+                    "licence_no": doc.licence_no,
+                    "case_no": doc.case_no,
+                    "retailer": doc.retailer,
+                    "meeting_type": doc.meeting_type,
+                    "date": doc.date,
+                    "year": int(doc.date[:4]) if doc.date else None,
+                },
+                "doc_type": doc.doc_type,
+                "title": doc.title,
+                "mime": "application/pdf",
+                "size": 1300,
+                "pages": 1,
+                "original_name": doc.path.rsplit("/", 1)[-1],
+                "source": "bench",
+                "events": [{"at": "2026-11-30T08:00:00+08:00", "event": "filed", "detail": ""}],
+                "text": {"pages": [{"text": doc.text}], "legible": True},
+            }
+            catalog.upsert(doc.path, side, commit=False)
+            if doc.licence_no and doc.licence_no not in households:
+                households[doc.licence_no] = {
+                    "licence_no": doc.licence_no,
+                    "name": doc.retailer,
+                    "operator": doc.person,
+                    "address": f"潼关县{doc.village}",
+                    "class": doc.household_class or "守法经营户",
+                    "valid_from": "2023-01-01",
+                    "valid_to": "2027-12-31",
+                }
+            if i % 5000 == 4999:
+                catalog.commit()
+                print(f"  catalog {i + 1:,} …", file=sys.stderr)
+        catalog.commit()
+        catalog.replace_households(households.values())
+        catalog_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        warm_up()
+        rebuild_index(archive, catalog)
+        index_s = time.perf_counter() - t0
+    data = {
+        "records": records,
+        "households": len(households),
+        "catalog_s": round(catalog_s, 1),
+        "index_s": round(index_s, 1),
+    }
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    return data
+
+
+def questions(root: Path, n: int, seed: int = 5) -> tuple[list[SearchRequest], list[str]]:
+    """Search requests of every kind a clerk asks, and dossier keys, drawn from the archive."""
+    rng = random.Random(seed)
+    with Catalog(Archive(root).catalog_path, readonly=True) as catalog:
+        hh = [dict(r) for r in catalog.db.execute("SELECT * FROM households")]
+        cases = [
+            r[0]
+            for r in catalog.db.execute(
+                "SELECT DISTINCT case_no FROM records WHERE case_no IS NOT NULL"
+            )
+        ]
+        meetings = [
+            r[0]
+            for r in catalog.db.execute(
+                "SELECT DISTINCT dossier_key FROM records WHERE dossier_kind = 'meeting'"
+            )
+        ]
+        texts = [
+            r[0] for r in catalog.db.execute("SELECT text FROM records ORDER BY random() LIMIT 400")
+        ]
+    people = sorted({m for t in texts for m in re.findall(r"检查人：(\S\S)。", t)})
+    searches: list[SearchRequest] = []
+    makers = [
+        lambda: SearchRequest(q=rng.choice(hh)["name"][:2]),  # part of a retailer's name
+        lambda: SearchRequest(q=rng.choice(hh)["name"]),
+        lambda: SearchRequest(q="许可证号:" + rng.choice(hh)["licence_no"][-5:]),
+        lambda: SearchRequest(q="案号:" + rng.choice(cases)),
+        lambda: SearchRequest(q=rng.choice(people)) if people else SearchRequest(q="卷烟"),
+        lambda: SearchRequest(q="中华 " + rng.choice(hh)["address"][-3:]),
+        lambda: SearchRequest(q="卷烟", doc_type="询问笔录", year=2011),  # a common word, filtered
+        lambda: SearchRequest(retailer=rng.choice(hh)["name"][:3], kind="household"),
+        lambda: SearchRequest(q="当事人", page=rng.randint(2, 20)),  # deep pages of a huge result
+    ]
+    for i in range(n):
+        searches.append(makers[i % len(makers)]())
+    keys = [rng.choice(hh)["licence_no"] for _ in range(n // 2)]
+    keys += [rng.choice(cases) for _ in range(n // 4)] + [
+        rng.choice(meetings) for _ in range(n - n // 2 - n // 4)
+    ]
+    rng.shuffle(keys)
+    return searches, keys
+
+
+def _query(req: SearchRequest) -> dict[str, str]:
+    out = {"q": req.q, "type": req.doc_type, "year": str(req.year or ""), "kind": req.kind,
+           "retailer": req.retailer, "page": str(req.page)}  # fmt: skip
+    return {k: v for k, v in out.items() if v and v != "1"}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+
+def library(
+    root: Path, searches: list[SearchRequest], keys: list[str], threads: int
+) -> dict[str, list[float]]:
+    reader = ArchiveReader(Archive(root))
+    reader.search(searches[0])  # open the index once, as the server does
+    times: dict[str, list[float]] = {"search": [], "dossier": []}
+    lock = threading.Lock()
+    work = [("search", s) for s in searches] + [("dossier", k) for k in keys]
+    random.Random(1).shuffle(work)
+    position = iter(range(len(work)))
+
+    def run() -> None:
+        while True:
+            with lock:
+                i = next(position, None)
+            if i is None:
+                return
+            kind, item = work[i]
+            t0 = time.perf_counter()
+            if kind == "search":
+                reader.search(item)
+            else:
+                reader.dossiers(item)
+            elapsed = time.perf_counter() - t0
+            with lock:
+                times[kind].append(elapsed)
+
+    pool = [threading.Thread(target=run) for _ in range(threads)]
+    t0 = time.perf_counter()
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    times["wall"] = [time.perf_counter() - t0]
+    return times
+
+
+async def _client(
+    base: str,
+    name: str,
+    work: list[tuple[str, Any]],
+    times: dict[str, list[float]],
+    ready: asyncio.Barrier,
+) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=60.0) as client:
+        page = await client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token
+        signed = await client.post(
+            "/login",
+            data={"name": name, "password": PASSWORD, "csrf_token": token.group(1), "next": "/"},
+        )
+        assert signed.status_code == 303, signed.text[:300]
+        await ready.wait()  # everyone signed in: then all ask at once
+        for kind, item in work:
+            t0 = time.perf_counter()
+            if kind == "search":
+                response = await client.get("/search", params=_query(item))
+            else:
+                response = await client.get(f"/dossier/{item}")
+            elapsed = time.perf_counter() - t0
+            assert response.status_code == 200, (
+                kind,
+                item,
+                response.status_code,
+                response.text[:300],
+            )
+            times[kind].append(elapsed)
+
+
+async def over_http(
+    base: str, clients: int, searches: list[SearchRequest], keys: list[str]
+) -> tuple[dict[str, list[float]], float]:
+    work = [("search", s) for s in searches] + [("dossier", k) for k in keys]
+    random.Random(2).shuffle(work)
+    shares = [work[i::clients] for i in range(clients)]
+    times: dict[str, list[float]] = {"search": [], "dossier": []}
+    ready = asyncio.Barrier(clients + 1)
+    tasks = [
+        asyncio.create_task(_client(base, f"读者{i:02d}", share, times, ready))
+        for i, share in enumerate(shares)
+    ]
+    await ready.wait()
+    t0 = time.perf_counter()
+    await asyncio.gather(*tasks)
+    return times, time.perf_counter() - t0
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """Resident and peak MB of the server: its process and its workers, added up."""
+    pids = [pid]
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        if re.search(rf"^PPid:\s+{pid}$", text, re.M):
+            pids.append(int(status.parent.name))
+    rss = peak = 0
+    for one in pids:
+        text = Path(f"/proc/{one}/status").read_text()
+        rss += int(re.search(r"VmRSS:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
+        peak += int(re.search(r"VmHWM:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
+    return rss // 1024, peak // 1024
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=1, help="dangan serve --workers")
+    parser.add_argument("--requests", type=int, default=1000, help="of each page kind")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="build the archive here and keep it"
+    )
+    args = parser.parse_args(argv)
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="dangan-bench-web-"))
+    root = workdir / "档案库"
+    try:
+        print(f"building a {args.records:,}-record archive …", file=sys.stderr)
+        made = build(root, args.records)
+        searches, keys = questions(root, args.requests)
+        store = AccessStore.of(Archive(root))
+        users = Users(store)
+        for i in range(args.clients):
+            if users.get(f"读者{i:02d}") is None:
+                users.add(f"读者{i:02d}", "reader", PASSWORD, actor=Actor("bench", "", "本机"))
+        print("the library, directly …", file=sys.stderr)
+        lib1 = library(root, searches, keys, 1)
+        lib20 = library(root, searches, keys, args.clients)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        dangan = Path(sys.executable).with_name("dangan")
+        server = subprocess.Popen(
+            [str(dangan), "serve", "--port", str(port), "--workers", str(args.workers),
+             "--archive", str(root)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    assert server.poll() is None and time.monotonic() < deadline, (
+                        "server did not start"
+                    )
+                    time.sleep(0.2)
+            base = f"http://127.0.0.1:{port}"
+            # one warm-up pass (the first request of a process opens the index)
+            asyncio.run(over_http(base, 2, searches[:10], keys[:10]))
+            idle_rss, _ = _memory(server.pid)
+            load0 = os.getloadavg()[0]
+            print(f"{args.clients} clients over HTTP …", file=sys.stderr)
+            http, wall = asyncio.run(over_http(base, args.clients, searches, keys))
+            rss, peak = _memory(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        print(
+            f"\nweb benchmark: {made['records']:,} records ({made['households']:,} households), "
+            f"{args.clients} concurrent clients, {args.requests} requests of each page, "
+            f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}"
+        )
+        print(
+            f"archive built: catalog {made['catalog_s']} s, index {made['index_s']} s (reused when kept)"
+        )
+        print(
+            f"load average (1 min) before the HTTP run {load0:.1f}, after {os.getloadavg()[0]:.1f}"
+        )
+        head = "p50 / p95 ms"
+        print(
+            f"\n{'':28}{'HTTP, ' + str(args.clients) + ' clients':>24}{'library, 1 caller':>22}{'library, ' + str(args.clients) + ' threads':>24}"
+        )
+        for kind, label in (
+            ("search", "search page (/search)"),
+            ("dossier", "dossier page (/dossier/…)"),
+        ):
+            cells = [
+                f"{pct(t[kind], 0.5):.1f} / {pct(t[kind], 0.95):.1f}" for t in (http, lib1, lib20)
+            ]
+            print(f"{label:28}{cells[0]:>24}{cells[1]:>22}{cells[2]:>24}   ({head})")
+        total = len(http["search"]) + len(http["dossier"])
+        asked = len(lib20["search"]) + len(lib20["dossier"])
+        print(
+            f"\nthroughput: HTTP {total / wall:.0f} pages/s ({total} pages in {wall:.1f} s); "
+            f"library, {args.clients} threads, {asked / lib20['wall'][0]:.0f} answers/s"
+        )
+        workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
+        print(
+            f"server memory ({workers}): {idle_rss} MB resident after warm-up, {rss} MB after the run, peak {peak} MB"
+        )
+        entries = AccessLog(AccessStore.of(Archive(root))).query(LogFilter(), limit=1).total
+        print(f"access log: {entries:,} entries (every page above was logged, as in use)")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
