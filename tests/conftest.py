@@ -85,3 +85,15 @@ def example() -> OfficialDocument:
 @pytest.fixture(scope="module")
 def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("render")
+
+
+@pytest.fixture(scope="session")
+def web_made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A small real archive with markup planted in its data and one user per role, built
+    once for the web tests (tests/_web.py); tests that change it copy it first."""
+    from _web import add_users, build_web_archive
+
+    root = tmp_path_factory.mktemp("web") / "档案库"
+    facts = build_web_archive(root)
+    add_users(root)
+    return root, facts

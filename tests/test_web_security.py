@@ -17,8 +17,6 @@ from _web import (
     HOSTILE_NAME,
     PASSWORDS,
     ROLES,
-    add_users,
-    build_web_archive,
     sidecar_path,
     sign_in,
     token_in,
@@ -41,11 +39,8 @@ WHO = [ANON, *ROLES]  # 未登录, 管理员 (admin), 档案员 (clerk), 王科�
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    root = tmp_path_factory.mktemp("web") / "档案库"
-    facts = build_web_archive(root)
-    add_users(root)
-    return root, facts
+def made(web_made: tuple[Path, dict[str, Any]]) -> tuple[Path, dict[str, Any]]:
+    return web_made
 
 
 @pytest.fixture

@@ -167,6 +167,8 @@ def find_dossiers(catalog: Catalog, key: str) -> list[Dossier]:
                 ],
             )
         )
+    kinds = list(KIND_LABELS)  # a retailer's licence dossier first, then its cases …
+    out.sort(key=lambda d: (kinds.index(d.kind) if d.kind in kinds else len(kinds), d.key))
     if withdrawn:
         out.append(
             Dossier(
