@@ -16,7 +16,6 @@ Printed: p50/p95 per page kind over HTTP, the library's own p50/p95 for the same
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib.util
 import json
 import os
@@ -31,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -198,7 +198,7 @@ def library(
                 return
             kind, item = work[i]
             t0 = time.perf_counter()
-            if kind == "search":
+            if isinstance(item, SearchRequest):
                 reader.search(item)
             else:
                 reader.dossiers(item)
@@ -216,59 +216,85 @@ def library(
     return times
 
 
-async def _client(
-    base: str,
-    name: str,
-    work: list[tuple[str, Any]],
-    times: dict[str, list[float]],
-    ready: asyncio.Barrier,
-) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=60.0) as client:
-        page = await client.get("/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-        assert token
-        signed = await client.post(
-            "/login",
-            data={"name": name, "password": PASSWORD, "csrf_token": token.group(1), "next": "/"},
-        )
-        assert signed.status_code == 303, signed.text[:300]
-        await ready.wait()  # everyone signed in: then all ask at once
-        for kind, item in work:
-            t0 = time.perf_counter()
-            if kind == "search":
-                response = await client.get("/search", params=_query(item))
-            else:
-                response = await client.get(f"/dossier/{item}")
-            elapsed = time.perf_counter() - t0
-            assert response.status_code == 200, (
-                kind,
-                item,
-                response.status_code,
-                response.text[:300],
-            )
-            times[kind].append(elapsed)
+def sign_in(base: str, clients: int) -> list[str]:
+    """One session cookie per client, each signed in through the real form."""
+    cookies = []
+    for i in range(clients):
+        with httpx.Client(base_url=base, timeout=60.0) as client:
+            page = client.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token
+            data = {"name": f"读者{i:02d}", "password": PASSWORD, "csrf_token": token.group(1)}
+            signed = client.post("/login", data=data)
+            assert signed.status_code == 303, signed.text[:300]
+            cookies.append(f"dangan_session={client.cookies['dangan_session']}")
+    return cookies
 
 
-async def over_http(
-    base: str, clients: int, searches: list[SearchRequest], keys: list[str]
-) -> tuple[dict[str, list[float]], float]:
-    work = [("search", s) for s in searches] + [("dossier", k) for k in keys]
-    random.Random(2).shuffle(work)
-    shares = [work[i::clients] for i in range(clients)]
-    times: dict[str, list[float]] = {"search": [], "dossier": []}
-    ready = asyncio.Barrier(clients + 1)
-    tasks = [
-        asyncio.create_task(_client(base, f"读者{i:02d}", share, times, ready))
-        for i, share in enumerate(shares)
-    ]
-    await ready.wait()
-    t0 = time.perf_counter()
-    await asyncio.gather(*tasks)
-    return times, time.perf_counter() - t0
+_LUA = """
+local paths = {%(paths)s}
+local cookies = {%(cookies)s}
+local n = 0
+bad = 0
+setup = function(thread)
+  thread:set("offset", #threads * 7919)
+  table.insert(threads, thread)
+end
+init = function(args) n = offset or 0 end
+request = function()
+  n = n + 1
+  return wrk.format("GET", paths[(n %% #paths) + 1], {["Cookie"] = cookies[(n %% #cookies) + 1]})
+end
+response = function(status, headers, body)
+  if status ~= 200 then bad = bad + 1 end
+end
+done = function(summary, latency, requests)
+  local wrong = 0
+  for _, thread in ipairs(threads) do wrong = wrong + thread:get("bad") end
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d\\n", summary.requests, wrong,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), summary.duration))
+end
+"""
 
 
-def _memory(pid: int) -> tuple[int, int]:
-    """Resident and peak MB of the server: its process and its workers, added up."""
+def _lua_string(text: str) -> str:
+    assert text.isascii() and '"' not in text and "\\" not in text, text
+    return f'"{text}"'
+
+
+def wrk(
+    base: str, paths: list[str], cookies: list[str], clients: int, seconds: int, script: Path
+) -> dict[str, float]:
+    """Drive the server with wrk (C, epoll: the load generator costs little of the machine's
+    CPU) from *clients* connections for *seconds*; latency percentiles in ms."""
+    script.write_text(
+        "threads = {}\n"
+        + _LUA
+        % {
+            "paths": ", ".join(_lua_string(p) for p in paths),
+            "cookies": ", ".join(_lua_string(c) for c in cookies),
+        },
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds}s", "--timeout", "30s",
+         "-s", str(script), base],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
+    requests, wrong, p50, p95, p99, micros = map(int, line.split()[1:])
+    assert wrong == 0, f"{wrong} answers were not 200:\n{proc.stdout}"
+    return {
+        "requests": requests,
+        "p50": p50 / 1000,
+        "p95": p95 / 1000,
+        "p99": p99 / 1000,
+        "rate": requests / (micros / 1e6),
+    }
+
+
+def _tree(pid: int) -> list[int]:
+    """The server's process and its workers."""
     pids = [pid]
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -277,8 +303,24 @@ def _memory(pid: int) -> tuple[int, int]:
             continue
         if re.search(rf"^PPid:\s+{pid}$", text, re.M):
             pids.append(int(status.parent.name))
+    return pids
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) the server has used so far: a figure a busy machine
+    does not inflate the way it inflates latency."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for one in _tree(pid):
+        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """Resident and peak MB of the server: its process and its workers, added up."""
     rss = peak = 0
-    for one in pids:
+    for one in _tree(pid):
         text = Path(f"/proc/{one}/status").read_text()
         rss += int(re.search(r"VmRSS:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
         peak += int(re.search(r"VmHWM:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
@@ -290,7 +332,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1, help="dangan serve --workers")
-    parser.add_argument("--requests", type=int, default=1000, help="of each page kind")
+    parser.add_argument(
+        "--requests", type=int, default=1000, help="distinct questions of each kind"
+    )
+    parser.add_argument("--seconds", type=int, default=30, help="of load on each page kind")
     parser.add_argument(
         "--keep", type=Path, default=None, help="build the archive here and keep it"
     )
@@ -330,19 +375,30 @@ def main(argv: list[str] | None = None) -> None:
                     )
                     time.sleep(0.2)
             base = f"http://127.0.0.1:{port}"
-            # one warm-up pass (the first request of a process opens the index)
-            asyncio.run(over_http(base, 2, searches[:10], keys[:10]))
+            cookies = sign_in(base, args.clients)
+            pages = {
+                "search": [f"/search?{urlencode(_query(r))}" for r in searches],
+                "dossier": [f"/dossier/{quote(k)}" for k in keys],
+            }
+            script = workdir / "bench-web.lua"
+            # warm-up: the first pages of a process open the index and fill the caches
+            wrk(base, pages["search"][:50] + pages["dossier"][:50], cookies, 4, 5, script)
             idle_rss, _ = _memory(server.pid)
             load0 = os.getloadavg()[0]
-            print(f"{args.clients} clients over HTTP …", file=sys.stderr)
-            http, wall = asyncio.run(over_http(base, args.clients, searches, keys))
+            http: dict[str, dict[str, float]] = {}
+            for kind in ("search", "dossier"):
+                print(f"{args.clients} clients over HTTP: {kind} …", file=sys.stderr)
+                cpu0 = _cpu(server.pid)
+                http[kind] = wrk(base, pages[kind], cookies, args.clients, args.seconds, script)
+                http[kind]["cpu_ms"] = (_cpu(server.pid) - cpu0) / http[kind]["requests"] * 1000
             rss, peak = _memory(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)
         print(
             f"\nweb benchmark: {made['records']:,} records ({made['households']:,} households), "
-            f"{args.clients} concurrent clients, {args.requests} requests of each page, "
+            f"{args.clients} concurrent clients, {args.seconds} s of each page over "
+            f"{args.requests} distinct questions, "
             f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}"
         )
         print(
@@ -351,23 +407,29 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"load average (1 min) before the HTTP run {load0:.1f}, after {os.getloadavg()[0]:.1f}"
         )
-        head = "p50 / p95 ms"
         print(
-            f"\n{'':28}{'HTTP, ' + str(args.clients) + ' clients':>24}{'library, 1 caller':>22}{'library, ' + str(args.clients) + ' threads':>24}"
+            f"\n{'p50 / p95 ms':28}{'HTTP, ' + str(args.clients) + ' clients':>24}"
+            f"{'library, 1 caller':>22}{'library, ' + str(args.clients) + ' threads':>24}"
         )
         for kind, label in (
             ("search", "search page (/search)"),
             ("dossier", "dossier page (/dossier/…)"),
         ):
-            cells = [
-                f"{pct(t[kind], 0.5):.1f} / {pct(t[kind], 0.95):.1f}" for t in (http, lib1, lib20)
-            ]
-            print(f"{label:28}{cells[0]:>24}{cells[1]:>22}{cells[2]:>24}   ({head})")
-        total = len(http["search"]) + len(http["dossier"])
+            h = http[kind]
+            cells = [f"{h['p50']:.1f} / {h['p95']:.1f}"]
+            cells += [f"{pct(t[kind], 0.5):.1f} / {pct(t[kind], 0.95):.1f}" for t in (lib1, lib20)]
+            print(f"{label:28}{cells[0]:>24}{cells[1]:>22}{cells[2]:>24}")
+        print("\nover HTTP (wrk, keep-alive connections, each with its own signed-in session):")
+        for kind in ("search", "dossier"):
+            h = http[kind]
+            print(
+                f"  {kind:8} {h['rate']:6.0f} pages/s, p99 {h['p99']:.1f} ms, "
+                f"server CPU {h['cpu_ms']:.1f} ms a page ({int(h['requests']):,} pages)"
+            )
         asked = len(lib20["search"]) + len(lib20["dossier"])
         print(
-            f"\nthroughput: HTTP {total / wall:.0f} pages/s ({total} pages in {wall:.1f} s); "
-            f"library, {args.clients} threads, {asked / lib20['wall'][0]:.0f} answers/s"
+            f"  the library with {args.clients} threads: {asked / lib20['wall'][0]:.0f} answers/s "
+            "(search and dossier mixed)"
         )
         workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
         print(

@@ -186,3 +186,24 @@ def test_changing_ones_own_password(web_made: Any, tmp_path: Path) -> None:
         sign_in(TestClient(client.app, follow_redirects=False), "王科长", "brand-new-1").status_code
         == 303
     )
+
+
+def test_a_large_dossier_is_listed_a_page_at_a_time(
+    reader: TestClient, web_made: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from web import views_records
+
+    monkeypatch.setattr(views_records, "DOSSIER_PAGE", 20)
+    tray = _rows(web_made[0], "dossier_kind = 'tray'")
+    assert len(tray) > 40
+    first = reader.get("/dossier/待归档").text
+    numbers = [int(n) for n in re.findall(r'<tr>\s*<td class="n">(\d+)</td>', first)]
+    assert numbers == list(range(1, 21))
+    third = reader.get("/dossier/待归档", params={"page": 3}).text
+    numbers = [int(n) for n in re.findall(r'<tr>\s*<td class="n">(\d+)</td>', third)]
+    assert numbers[0] == 41 and numbers[-1] == min(60, len(tray))
+    assert 'href="/dossier/%E5%BE%85%E5%BD%92%E6%A1%A3?page=2"' in third
+    beyond = reader.get("/dossier/待归档", params={"page": 99})
+    assert beyond.status_code == 404 and "没有第 99 页" in beyond.text
+    printed = reader.get("/print/待归档").text  # on paper: all of it
+    assert len(re.findall(r'<tr>\s*<td class="n">\d+</td>', printed)) == len(tray)

@@ -3,9 +3,12 @@ and the security headers every response carries."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -59,6 +62,18 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+#: Views run in a pool of threads; a few are enough to keep both cores busy (the index and
+#: SQLite work outside the interpreter lock), while anyio's default 40 made threads fight
+#: for that lock.
+THREADS = max(4, 2 * (os.cpu_count() or 1))
+
+
+@contextlib.asynccontextmanager
+async def _few_threads(app: Starlette) -> AsyncIterator[None]:
+    anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+    yield
+
+
 def create_app(
     archive: Archive,
     settings: Settings | None = None,
@@ -87,6 +102,7 @@ def create_app(
     )
     app = Starlette(
         routes=ROUTES,
+        lifespan=_few_threads,
         exception_handlers={
             ArchiveError: archive_error,
             HTTPException: http_error,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -64,7 +65,7 @@ class Urls:
         form, names = self.formats[route]
         if names != params.keys():
             raise ValueError(f"{route}: needs {sorted(names)}, got {sorted(params)}")
-        path = form.format(**{k: quote(str(v), safe="/") for k, v in params.items()})
+        path = form.format(**{k: _quoted(v) for k, v in params.items()})
         if query:
             pairs = [(k, v) for k, v in query.items() if v not in (None, "", False)]
             if pairs:
@@ -73,6 +74,14 @@ class Urls:
 
     def asset(self, name: str) -> str:
         return self("asset", name=self.asset_names[name])
+
+
+_PLAIN = re.compile(r"[0-9A-Za-z_.\-/]*")
+
+
+def _quoted(value: Any) -> str:
+    text = str(value)
+    return text if _PLAIN.fullmatch(text) else quote(text, safe="/")
 
 
 def _date(value: str | None) -> str:
@@ -85,6 +94,7 @@ def _date(value: str | None) -> str:
 def make_env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("web", "templates"),
+        auto_reload=False,  # templates are package data: read once, not checked per page
         autoescape=True,  # every value is text: markup in data is shown, never run
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -93,4 +103,6 @@ def make_env() -> jinja2.Environment:
     env.filters["when"] = _date
     env.filters["thousands"] = lambda n: f"{int(n):,}"
     env.globals.update(role_label=role_label, kind_label=kind_label, allowed=allowed)
+    for name in env.list_templates(extensions=["html"]):
+        env.get_template(name)  # compiled once here, not by the first requests at once
     return env

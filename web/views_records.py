@@ -17,6 +17,8 @@ from archive.records.store import TRAY
 from web.context import actor, app_parts, render, require
 
 PER_PAGE = (20, 50, 100)
+#: Lines of a 卷内目录 on one screen (the tray may hold thousands; the print view has all).
+DOSSIER_PAGE = 100
 #: Steps of ``dangan status`` that have a page here, and the action that page needs (the
 #: other steps say which command to run).
 STEP_PAGES = {"tray": "record.view", "quarantine": "quarantine.view"}
@@ -117,9 +119,20 @@ def dossier(request: Request) -> Response:
     found = web.reader.dossiers(key)
     if len(found) == 1 and found[0].key != key:  # a name or number that names one dossier
         return RedirectResponse(web.urls("dossier", key=found[0].key), status_code=303)
+    number = _int(request.query_params.get("page"), 1, "页码") or 1
+    largest = max(len(d.documents) for d in found)
+    pages = max(1, -(-largest // DOSSIER_PAGE))
+    if not 1 <= number <= pages:
+        raise NotFoundError(f"档案“{key}”的卷内目录共 {pages} 页, 没有第 {number} 页")
+    shown = slice((number - 1) * DOSSIER_PAGE, number * DOSSIER_PAGE)
     for d in found:
-        web.log.record(actor(request, who), "view_dossier", d.key, f"{len(d.documents)} 份文件")
-    return render(request, "dossier.html", dossiers=found, key=key)
+        where = f"; 第 {number} 页" if pages > 1 else ""
+        web.log.record(
+            actor(request, who), "view_dossier", d.key, f"{len(d.documents)} 份文件{where}"
+        )
+    return render(
+        request, "dossier.html", dossiers=found, key=key, shown=shown, page=number, pages=pages
+    )
 
 
 def print_catalogue(request: Request) -> Response:

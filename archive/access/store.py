@@ -72,6 +72,9 @@ class AccessStore:
         self.clock = clock
         self._ready = False
         self._local = threading.local()
+        # Writers of this process take turns here: SQLite's own wait for a busy database
+        # backs off in sleeps of up to 100 ms, which a busy server would feel in every page.
+        self._writing = threading.Lock()
 
     @classmethod
     def of(cls, archive: Archive, *, clock: Clock = local_now) -> AccessStore:
@@ -124,16 +127,17 @@ class AccessStore:
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (``BEGIN IMMEDIATE``: one writer at a time, others wait)."""
         db = self._db()
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with self._writing:
             try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            raise AccessStoreError(f"{self.path}: 用户与利用登记库写入失败 ({exc})") from exc
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                raise AccessStoreError(f"{self.path}: 用户与利用登记库写入失败 ({exc})") from exc
 
     def close(self) -> None:
         """Close this thread's connection (others close when their thread ends)."""
