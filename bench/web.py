@@ -1,16 +1,19 @@
 """Web benchmark: the search page and the dossier page under 20 concurrent browsers, beside
 the same questions asked of the library directly, on a 100,000-record archive.
 
+    bash scripts/bootstrap.sh bench                    # wrk, the load generator
     .venv/bin/python bench/web.py                      # 100,000 records, 20 clients
     .venv/bin/python bench/web.py --records 20000 --keep /tmp/web-bench
 
 The archive is built the fast way: the catalog rows and the index are made from synthetic
 records (the corpus of bench/search.py: retailers no dictionary knows, cases written every
 which way, minutes, OCR spacing), not by filing 100,000 files. The server is the real
-``dangan serve`` (uvicorn) in its own process, on loopback; each client signs in through the
-real form and keeps its own session, and every page it asks for is logged as in production.
-Printed: p50/p95 per page kind over HTTP, the library's own p50/p95 for the same questions
-(one caller, and 20 threads), requests per second, and the server's memory.
+``dangan serve`` (uvicorn) in its own process, on loopback; 20 readers sign in through the
+real form, then ``wrk`` (C, epoll: it costs the machine little) drives it over keep-alive
+connections, each with its own session, and every page it asks for is checked, rendered and
+logged as in use. Printed: p50/p95 per page kind over HTTP, the library's own p50/p95 for the
+same questions (one caller, and 20 threads), pages per second, the server's CPU time per page
+and its memory.
 """
 
 from __future__ import annotations
@@ -340,6 +343,8 @@ def main(argv: list[str] | None = None) -> None:
         "--keep", type=Path, default=None, help="build the archive here and keep it"
     )
     args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/web.py needs wrk: bash scripts/bootstrap.sh bench")
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="dangan-bench-web-"))
     root = workdir / "档案库"
     try:

@@ -10,7 +10,7 @@ debs=(fonts-noto-cjk fonts-arphic-ukai libgl1 libglib2.0-0 libharfbuzz-subset0 l
       poppler-utils poppler-data qpdf restic)
 case "$profile" in
   test)  debs+=(libreoffice-writer-nogui libreoffice-calc-nogui clamav openssh-sftp-server chromium chromium-driver) ;;
-  bench) debs+=(tesseract-ocr tesseract-ocr-chi-sim borgbackup rsync) ;;
+  bench) debs+=(tesseract-ocr tesseract-ocr-chi-sim borgbackup rsync wrk) ;;
 esac
 
 missing=()
