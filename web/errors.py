@@ -22,7 +22,7 @@ from archive.core.errors import (
 from archive.records.catalog import CatalogUnavailable
 from archive.records.previews import PreviewError
 from indexers.search import SearchIndexError
-from web.context import actor, app_parts, render, viewer
+from web.context import CsrfRefused, actor, app_parts, render, viewer
 
 _log = logging.getLogger("dangan.web")
 
@@ -66,6 +66,8 @@ def archive_error(request: Request, exc: Exception) -> Response:
         action = ACTIONS.get(getattr(request.state, "action", ""))
         if who is not None:
             what = action.label if action else exc.message
+            if isinstance(exc, CsrfRefused):
+                what += ": 表单令牌无效 (页面过期, 或来自别的网站)"
             web.log.record(actor(request, who), "forbidden", request.url.path, what)
     problems = exc.problems if isinstance(exc, ValidationError) else []
     return render(
