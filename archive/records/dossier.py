@@ -16,6 +16,8 @@ from archive.records.corrections import WITHDRAWN
 from archive.records.store import TOP_FOLDERS, TRAY
 
 KIND_LABELS = {**TOP_FOLDERS, "tray": TRAY}
+#: Kinds a record can be in besides a dossier (not offered as search filters).
+OTHER_KIND_LABELS = {"withdrawn": "已撤出", "destroyed": "已销毁"}
 #: What happened to a record, in words (the sidecar keeps the codes).
 EVENT_LABELS = {
     "received": "收到",
@@ -25,11 +27,20 @@ EVENT_LABELS = {
     "verified": "校验一致",
     "refiled": "重新归档",
     "moved": "移动",
+    "numbered": "编档号",
+    "stamped": "加盖归档章",
+    "corrected": "更正",
+    "withdrawn": "撤出",
+    "replaces": "替换",
+    "split_from": "拆分自",
+    "destroyed": "销毁",
 }
+#: A document's state, in words (only filed ones are in a dossier's 卷内目录).
+STATUS_LABELS = {"filed": "在档", "withdrawn": "已撤出", "destroyed": "已销毁"}
 
 
 def kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind)
+    return KIND_LABELS.get(kind) or OTHER_KIND_LABELS.get(kind, kind)
 
 
 @dataclass
@@ -55,6 +66,10 @@ class DocumentEntry:
     @property
     def record(self) -> str:
         return f"records/{self.path}"
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
 
     @property
     def flagged(self) -> list[dict[str, str]]:

@@ -139,6 +139,11 @@ class ArchiveReader:
             row = catalog.by_sha(record_id)
         if row is None:
             raise NotFoundError(f"没有编号为 {record_id[:12]}… 的档案文件")
+        if row["status"] == "destroyed":
+            raise NotFoundError(
+                f"{row['archival_code'] or row['title']}: 已按保管期限销毁, 只保留著录信息 "
+                "(见销毁清册); 原件不能再查看"
+            )
         return row["path"], row["mime"], row["original_name"], int(row["pages"] or 1)
 
     def original(self, record_id: str) -> RecordFile:
