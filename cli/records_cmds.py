@@ -36,7 +36,9 @@ def show(key: str, as_json: bool, archive_dir: Path | None) -> None:
                 f"  户名 {hh['name']}  经营者 {hh['operator'] or '-'}  类别 {hh['class'] or '-'}  "
                 f"有效期 {hh['valid_from'] or '?'} 至 {hh['valid_to'] or '?'}"
             )
-        click.echo("  卷内目录:")
+        click.echo(
+            f"  {dossier.kind_label}的文件 (不在卷内目录中):" if dossier.apart else "  卷内目录:"
+        )
         for doc in dossier.documents:
             flags = "" if doc.legible in (None, True) else "  [不清晰]"
             flags += "".join(f"  [{f['code']}]" for f in doc.flagged)

@@ -81,7 +81,13 @@ def test_sign_in_and_lockout_after_repeated_failures(store: AccessStore, clock: 
     clock.now += dt.timedelta(minutes=LOCK_MINUTES, seconds=1)
     assert users.authenticate("王科长", "reader-pass-1", address="10.0.0.5").failed == 0
     actions = [e.action for e in reversed(log.query(LogFilter(user="王科长")).entries)]
-    assert actions == ["login", *["login_failed"] * (MAX_FAILED - 1), "locked", "login_failed", "login"]
+    assert actions == [
+        "login",
+        *["login_failed"] * (MAX_FAILED - 1),
+        "locked",
+        "login_failed",
+        "login",
+    ]
     # an admin lifts a lock at once
     for _ in range(MAX_FAILED):
         with pytest.raises(AuthenticationError):

@@ -12,7 +12,7 @@ from archive.access.roles import allowed
 from archive.core.errors import NotFoundError, UsageError
 from archive.ops.status import archive_status, next_step_items, quarantine_label
 from archive.records.finder import SearchRequest
-from archive.records.reader import RecordFile
+from archive.records.reader import RecordFile, destroyed
 from archive.records.store import TRAY
 from web.context import actor, app_parts, render, require
 
@@ -117,7 +117,8 @@ def dossier(request: Request) -> Response:
     who = require(request, "record.view", key)
     web = app_parts(request)
     found = web.reader.dossiers(key)
-    if len(found) == 1 and found[0].key != key:  # a name or number that names one dossier
+    if len(found) == 1 and found[0].key != key and not found[0].apart:
+        # a name or number that names one dossier
         return RedirectResponse(web.urls("dossier", key=found[0].key), status_code=303)
     number = _int(request.query_params.get("page"), 1, "页码") or 1
     largest = max(len(d.documents) for d in found)
@@ -152,7 +153,7 @@ def record(request: Request) -> Response:
     who = require(request, "record.view", sha)
     web = app_parts(request)
     detail = web.reader.record(sha)
-    searchable = web.reader.searchable(sha)
+    searchable = None if detail.entry.status == "destroyed" else web.reader.searchable(sha)
     web.log.record(actor(request, who), "view_record", detail.entry.record, detail.dossier_key)
     return render(request, "record.html", detail=detail, searchable=searchable is not None)
 
@@ -162,6 +163,8 @@ def page(request: Request) -> Response:
     who = require(request, "record.view", sha)
     web = app_parts(request)
     detail = web.reader.record(sha)
+    if detail.entry.status == "destroyed":
+        raise destroyed(detail.entry.archival_code or detail.entry.title)
     pages = detail.entry.pages or 1
     if not 1 <= number <= pages:
         raise NotFoundError(f"{detail.entry.title} 共 {pages} 页, 没有第 {number} 页")

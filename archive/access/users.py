@@ -236,9 +236,7 @@ class Users:
                 (at, name),
             )
             if rehash:
-                db.execute(
-                    "UPDATE users SET password = ? WHERE name = ?", (_hash(password), name)
-                )
+                db.execute("UPDATE users SET password = ? WHERE name = ?", (_hash(password), name))
             append(db, at, who, "login", name)
         fresh = self.get(name)
         assert fresh is not None

@@ -13,6 +13,7 @@ from archive.core.doctypes import doc_order
 from archive.core.errors import NotFoundError
 from archive.records.catalog import Catalog
 from archive.records.corrections import WITHDRAWN
+from archive.records.retention import DESTROYED
 from archive.records.store import TOP_FOLDERS, TRAY
 
 KIND_LABELS = {**TOP_FOLDERS, "tray": TRAY}
@@ -106,6 +107,11 @@ class Dossier:
         return kind_label(self.kind)
 
     @property
+    def apart(self) -> bool:
+        """Withdrawn or destroyed documents: listed apart, not a dossier's 卷内目录."""
+        return self.kind in OTHER_KIND_LABELS
+
+    @property
     def pages(self) -> int:
         return sum(d.pages or 0 for d in self.documents)
 
@@ -151,19 +157,57 @@ def _entry(number: int, row: sqlite3.Row, findings: list[dict[str, str]]) -> Doc
     )
 
 
+def _former_rows(catalog: Catalog, dossier_key: str, kind: str) -> list[sqlite3.Row]:
+    """Records withdrawn or destroyed out of one dossier: their keys still name it (a
+    licence dossier's own documents, a case's, a meeting type's of that year)."""
+    apart = "status != 'filed' AND "
+    if kind == "household":
+        return catalog.records(apart + "licence_no = ? AND case_no IS NULL", (dossier_key,))
+    if kind == "case":
+        return catalog.records(apart + "case_no = ?", (dossier_key,))
+    if kind == "meeting" and "/" in dossier_key:
+        meeting, _, year = dossier_key.rpartition("/")
+        if year.isdigit():
+            return catalog.records(apart + "meeting_type = ? AND year = ?", (meeting, int(year)))
+    return []
+
+
+def _apart(rows: list[sqlite3.Row], findings: dict[str, list[dict[str, str]]]) -> list[Dossier]:
+    """Documents no longer in a dossier, listed apart as the 已撤出 and 已销毁 groups."""
+    out = []
+    for status, folder in (("withdrawn", WITHDRAWN), ("destroyed", DESTROYED)):
+        members = [r for r in rows if r["status"] == status]
+        if members:
+            out.append(
+                Dossier(
+                    key=folder,
+                    kind=status,
+                    folder=f"records/{folder}",
+                    household=None,
+                    documents=[
+                        _entry(i, r, findings.get(r["record_id"], []))
+                        for i, r in enumerate(members, 1)
+                    ],
+                )
+            )
+    return out
+
+
 def find_dossiers(catalog: Catalog, key: str) -> list[Dossier]:
     """The dossiers *key* names: a dossier key exactly, else a licence number, case number
-    (any written form), retailer or roster name, or "会议类型/年份"."""
+    (any written form), retailer or roster name, or "会议类型/年份". Documents withdrawn or
+    destroyed out of them follow, listed apart (their 档号 kept, never in the 卷内目录)."""
     key = key.strip()
     rows = catalog.records("dossier_key = ?", (key,)) if key else []
-    if not rows and key:
+    if rows and rows[0]["status"] == "filed":
+        rows += _former_rows(catalog, key, rows[0]["dossier_kind"])
+    elif not rows and key:
         rows = catalog.dossier_rows(key)
     if not rows:
         raise NotFoundError(f"没有找到档案“{key}”: 可用许可证号、户名、案号或“会议类型/年份”查询")
     rows = sorted(rows, key=lambda r: (doc_order(r["doc_type"]), r["path"]))
     findings = _findings(catalog, [r["record_id"] for r in rows])
     groups: dict[str, list[sqlite3.Row]] = {}
-    withdrawn = [r for r in rows if r["status"] != "filed"]
     for row in rows:
         if row["status"] == "filed":
             groups.setdefault(row["dossier_key"], []).append(row)
@@ -184,20 +228,7 @@ def find_dossiers(catalog: Catalog, key: str) -> list[Dossier]:
         )
     kinds = list(KIND_LABELS)  # a retailer's licence dossier first, then its cases …
     out.sort(key=lambda d: (kinds.index(d.kind) if d.kind in kinds else len(kinds), d.key))
-    if withdrawn:
-        out.append(
-            Dossier(
-                key=WITHDRAWN,
-                kind="withdrawn",
-                folder=f"records/{WITHDRAWN}",
-                household=None,
-                documents=[
-                    _entry(i, r, findings.get(r["record_id"], []))
-                    for i, r in enumerate(withdrawn, 1)
-                ],
-            )
-        )
-    return out
+    return out + _apart([r for r in rows if r["status"] != "filed"], findings)
 
 
 @dataclass

@@ -63,6 +63,11 @@ def inside(root: Path, relative: str) -> Path:
     return target
 
 
+def destroyed(what: str) -> NotFoundError:
+    """The refusal for a destroyed record's bytes: its pages, previews and files are gone."""
+    return NotFoundError(f"{what}: 已按保管期限销毁, 只保留著录信息 (见销毁清册); 原件不能再查看")
+
+
 class ArchiveReader:
     """Read-only questions to one archive, safe to share between threads."""
 
@@ -140,10 +145,7 @@ class ArchiveReader:
         if row is None:
             raise NotFoundError(f"没有编号为 {record_id[:12]}… 的档案文件")
         if row["status"] == "destroyed":
-            raise NotFoundError(
-                f"{row['archival_code'] or row['title']}: 已按保管期限销毁, 只保留著录信息 "
-                "(见销毁清册); 原件不能再查看"
-            )
+            raise destroyed(row["archival_code"] or row["title"])
         return row["path"], row["mime"], row["original_name"], int(row["pages"] or 1)
 
     def original(self, record_id: str) -> RecordFile:
