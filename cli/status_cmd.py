@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
+from archive.ops.backup_config import backup_rows
 from archive.ops.status import (
     FLAGGED,
     Status,
@@ -85,37 +85,12 @@ def _lines(s: Status) -> list[tuple[str, str]]:
                 f"问题 {c['findings']} 项",
             )
         )
-    rows += _backup_rows(s.backup)
+    rows += backup_rows(s.backup)
     if s.last_filed:
         at = s.last_filed["at"][:19].replace("T", " ")
         rows.append(("最近归档", f"{at}  {s.last_filed['path']}"))
     if s.interrupted:
         rows.append(("中断的归档", f"{s.interrupted} 次"))
-    return rows
-
-
-def _backup_rows(b: dict[str, Any]) -> list[tuple[str, str]]:
-    last = b.get("last")
-    if not last:
-        return [("备份", "从未备份" + (f" (目标 {b['target']})" if b.get("target") else ""))]
-    when = str(last.get("at", ""))[:16].replace("T", " ")
-    age = b.get("age_days")
-    if age is None:
-        ago = "时间不明"
-    else:
-        ago = f"{age:g} 天前" if age >= 1 else f"{round(age * 24)} 小时前"
-    text = f"{ago} ({when}), 快照 {last.get('snapshot')} → {last.get('target')}"
-    if b.get("overdue"):
-        text += f"; 已超过 {b['max_age_days']} 天!"
-    rows = [("上次备份", text)]
-    if b.get("failure"):
-        rows.append(("备份失败", str(b["failure"].get("at", ""))[:16].replace("T", " ")))
-    drill = b.get("drill")
-    if drill:
-        verdict = "通过" if drill.get("ok") else "未通过"
-        rows.append(
-            ("上次演练", f"{str(drill.get('at', ''))[:10]} {verdict} ({drill.get('report')})")
-        )
     return rows
 
 

@@ -10,6 +10,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 
 from archive.access.roles import allowed
 from archive.core.errors import NotFoundError, UsageError
+from archive.ops.backup_config import backup_rows
 from archive.ops.status import archive_status, next_step_items, quarantine_label
 from archive.records.finder import SearchRequest
 from archive.records.reader import RecordFile, destroyed
@@ -39,6 +40,7 @@ def home(request: Request) -> Response:
         "home.html",
         status=status,
         steps=steps,
+        backup=backup_rows(status.backup),
         quarantine_label=quarantine_label,
         reads_records=allowed(who.role, "record.view"),
     )
