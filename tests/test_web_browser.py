@@ -27,6 +27,7 @@ from pypdf import PdfReader
 from archive.access.log import AccessLog, LogFilter
 from archive.access.store import AccessStore
 from archive.core.config import Archive
+from archive.records.catalog import Catalog
 
 pytest.importorskip("selenium")
 from selenium import webdriver
@@ -258,6 +259,58 @@ def test_admin_reader_and_auditor_each_do_their_part(server: dict[str, Any], bro
         "logout",
     } <= actions
     assert all(e.address == "127.0.0.1" for e in entries.entries)
+
+
+def test_what_left_a_dossier_is_shown_apart_while_the_server_runs(
+    server: dict[str, Any], browser: Any
+) -> None:
+    """A clerk withdraws one document and destroys another with the CLI while the server
+    runs; the next page a reader opens shows them apart, a destroyed one without its bytes."""
+    base, driver, wait = server["base"], browser, WebDriverWait(browser, 30)
+    root = server["root"]
+    with Catalog(Archive(root).catalog_path, readonly=True) as catalog:
+        keys = sorted(
+            {r["dossier_key"] for r in catalog.records("dossier_kind = 'household'")}
+            - {server["household"], server["hostile_licence"]}
+        )
+        rows = catalog.records("dossier_key = ?", (keys[0],))
+    gone, destroyed = rows[0], rows[1]
+    for args in (
+        ("withdraw", f"records/{gone['path']}", "--reason", "重复扫描"),
+        ("destroy", f"records/{destroyed['path']}", "--reason", "鉴定小组意见",
+         "--approver", "李局长", "--as-of", "2090-01-01"),
+    ):  # fmt: skip
+        done = run_dangan(*args, "--by", "档案员", "--archive", root)
+        assert done.returncode == 0, done.stderr
+    made = run_dangan(
+        "users", "add", "赵查阅", "--role", "reader", "--password-stdin", "--archive", root,
+        input_text="reader-pass-7\n",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    _sign_in(driver, base, ("赵查阅", "reader-pass-7"))
+    driver.get(f"{base}/dossier/{keys[0]}")
+    headings = [h.text for h in driver.find_elements(By.CSS_SELECTOR, ".dossier h2")]
+    assert headings == ["卷内目录", "已撤出的文件", "已销毁的文件"]
+    tables = driver.find_elements(By.CSS_SELECTOR, "table.catalogue")
+    assert gone["archival_code"] in tables[1].text and destroyed["archival_code"] in tables[2].text
+    assert gone["archival_code"] not in tables[0].text
+    assert not tables[2].find_elements(By.CSS_SELECTOR, "td.thumb img")
+    wait.until(lambda d: d.execute_script(
+        "return [...document.querySelectorAll('td.thumb img')].every(i => i.complete && i.naturalWidth > 0)"
+    ))  # fmt: skip
+    driver.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+    _shot(driver, "10-撤出与销毁")
+    tables[2].find_element(By.CSS_SELECTOR, "a.title").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "table.facts-table")))
+    facts = driver.find_element(By.CSS_SELECTOR, "table.facts-table").text
+    assert "已销毁" in facts and destroyed["archival_code"] in facts
+    assert not driver.find_elements(By.LINK_TEXT, "打开原件")
+    assert "李局长" in driver.find_element(By.CSS_SELECTOR, "table.events").text
+    _shot(driver, "11-已销毁文件")
+    driver.get(f"{base}/record/{destroyed['record_id']}/original")
+    assert "已按保管期限销毁" in driver.page_source
+    driver.get(base + "/")
+    _sign_out(driver)
 
 
 def test_the_server_refuses_raw_traversal_on_the_wire(server: dict[str, Any]) -> None:
