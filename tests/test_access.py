@@ -12,7 +12,7 @@ import pytest
 from conftest import run_dangan
 from openpyxl import load_workbook
 
-from archive.access.log import AccessLog, Actor, LogFilter
+from archive.access.log import FULL_CHECK_SECONDS, AccessLog, Actor, LogFilter, _digest
 from archive.access.roles import ACTIONS, ROLES, UndeclaredAction, allowed, ensure_permission
 from archive.access.store import AccessStore
 from archive.access.users import LOCK_MINUTES, MAX_FAILED, Users
@@ -166,6 +166,90 @@ def test_a_deleted_entry_shows_in_the_chain(store: AccessStore) -> None:
     db.commit()
     db.close()
     assert log.verify().broken_at == 3
+
+
+def _tamper(store: AccessStore, *statements: str) -> None:
+    """What someone with another SQLite tool could do: drop the triggers, then edit."""
+    db = sqlite3.connect(store.path)
+    db.execute("DROP TRIGGER IF EXISTS log_append_only_update")
+    db.execute("DROP TRIGGER IF EXISTS log_append_only_delete")
+    for sql in statements:
+        db.execute(sql)
+    db.commit()
+    db.close()
+
+
+def _rechain(store: AccessStore, from_seq: int) -> None:
+    """A forger's rewrite: change an entry and compute every hash after it again."""
+    db = sqlite3.connect(store.path)
+    rows = db.execute(
+        "SELECT seq, at, user, role, action, target, detail, address FROM log "
+        "WHERE seq >= ? ORDER BY seq",
+        (from_seq,),
+    ).fetchall()
+    prev = db.execute("SELECT hash FROM log WHERE seq = ?", (from_seq - 1,)).fetchone()[0]
+    for seq, *values in rows:
+        if seq == from_seq:
+            values[4] = "610522999999"
+        digest = _digest(prev, tuple(values))
+        db.execute(
+            "UPDATE log SET target = ?, prev = ?, hash = ? WHERE seq = ?",
+            (values[4], prev, digest, seq),
+        )
+        prev = digest
+    db.commit()
+    db.close()
+
+
+def test_the_page_check_walks_only_what_is_new_and_still_sees_tampering(
+    store: AccessStore,
+) -> None:
+    log = AccessLog(store)
+    reader = Actor("王科长", "reader", "10.0.0.5")
+    now = [0.0]
+
+    def ticks() -> float:
+        return now[0]
+
+    for i in range(6):
+        log.record(reader, "view_dossier", f"61052210012{i}")
+    first = log.check(monotonic=ticks)
+    assert first.ok and first.full and first.entries == first.walked == 6
+    for i in range(3):
+        log.record(reader, "search", f"第{i}次")
+    later = log.check(monotonic=ticks)
+    assert later.ok and not later.full and later.entries == 9 and later.walked == 3
+    assert later.full_at == first.full_at
+
+    # a chain rewritten from an old entry on: the last sound entry's hash no longer fits
+    _tamper(store)
+    _rechain(store, 3)
+    assert log.verify().ok  # a rewritten chain holds together on its own …
+    caught = log.check(monotonic=ticks)  # … but not with what the page saw before
+    assert caught.broken_at == 9 and "被改动或删除" in caught.problems[0]
+    assert not log.check(monotonic=ticks).ok  # a broken log stays reported
+
+    # the log cut short behind the page's back shows at once too
+    fresh = AccessLog(store)
+    assert fresh.check(monotonic=ticks).ok  # (a new process trusts the chain it finds)
+    _tamper(store, "DELETE FROM log WHERE seq >= 8")
+    assert fresh.check(monotonic=ticks).broken_at == 9
+
+    # an entry edited in place shows when the whole chain is walked: asked for, or hourly
+    again = AccessLog(store)
+    assert again.check(monotonic=ticks).ok and again.check(monotonic=ticks).walked == 0
+    _tamper(store, "UPDATE log SET detail = '改过' WHERE seq = 2")
+    assert again.check(monotonic=ticks).ok  # only the entries after the last sound one
+    assert again.check(full=True, monotonic=ticks).broken_at == 2
+    hourly = AccessLog(store)
+    _tamper(store, "UPDATE log SET detail = '' WHERE seq = 2")
+    assert hourly.check(monotonic=ticks).full
+    _tamper(store, "UPDATE log SET detail = '改过' WHERE seq = 2")
+    now[0] += FULL_CHECK_SECONDS - 1
+    assert hourly.check(monotonic=ticks).ok
+    now[0] += 1
+    walked = hourly.check(monotonic=ticks)
+    assert walked.full and walked.broken_at == 2
 
 
 def test_filters_and_the_excel_export(store: AccessStore, clock: Clock) -> None:

@@ -150,6 +150,23 @@ def test_the_auditor_exports_what_the_filter_shows(web_made: Any, tmp_path: Path
     assert "导出利用登记" in logged and "审计员" in logged
 
 
+def test_the_log_page_checks_the_whole_chain_hourly_and_new_entries_each_time(
+    web_made: Any, tmp_path: Path
+) -> None:
+    root = tmp_path / "档案库"
+    shutil.copytree(web_made[0], root)
+    auditor = TestClient(create_app(Archive(root)), follow_redirects=False)
+    sign_in(auditor, "审计员")
+    first = auditor.get("/log", params={"user": "审计员"}).text
+    assert "逐条校验一致" in first
+    again = auditor.get("/log", params={"user": "审计员"}).text
+    assert re.search(r"其后新增的 1 条已校验", again)  # the first page's own log_view entry
+    link = re.search(r'href="(/log\?[^"]*verify=full[^"]*)">现在全部重新校验', again)
+    assert link and "user=" in link.group(1)
+    whole = auditor.get(link.group(1).replace("&amp;", "&")).text
+    assert "逐条校验一致" in whole and "verify=full" not in whole  # not carried into paging
+
+
 def test_changing_ones_own_password(web_made: Any, tmp_path: Path) -> None:
     root = tmp_path / "档案库"
     shutil.copytree(web_made[0], root)

@@ -3,6 +3,13 @@
 Append-only twice over: SQLite triggers refuse every UPDATE and DELETE, and each entry
 carries the SHA-256 of the one before it and of itself, so :meth:`AccessLog.verify` finds an
 entry changed or removed behind the program's back (with another SQLite tool).
+
+Walking the whole chain takes seconds once the log holds a few hundred thousand entries (a
+few years of a bureau's use), too long for every view of the auditor's page. So
+:meth:`AccessLog.check` walks it all at most once an hour (or when asked), and in between
+only the entries added since, starting from the last entry it found sound, whose hash it
+first reads again: a chain rewritten from an old entry on, or cut short, shows at once; an
+entry edited in place without rewriting the chain shows at the next whole walk.
 """
 
 from __future__ import annotations
@@ -10,6 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import sqlite3
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +53,7 @@ LOG_ACTIONS: dict[str, str] = {
 _GENESIS = "0" * 64
 _FIELDS = ("at", "user", "role", "action", "target", "detail", "address")
 MAX_TEXT = 500  # a target or detail longer than this is cut (a log is not a data dump)
+FULL_CHECK_SECONDS = 3600.0  # the whole chain is walked at least this often by check()
 
 
 @dataclass(frozen=True)
@@ -90,13 +101,28 @@ class LogPage:
     limit: int
 
 
+@dataclass(frozen=True)
+class ChainPoint:
+    """An entry found sound: where the next walk of the chain may start."""
+
+    seq: int
+    hash: str
+
+
 @dataclass
 class LogCheck:
-    """The result of walking the chain: ``broken_at`` is the first entry that does not fit."""
+    """The result of walking the chain: ``broken_at`` is the first entry that does not fit.
+
+    ``full``: the whole chain was walked; otherwise only the ``walked`` entries after the
+    last sound one of a whole walk made at ``full_at``."""
 
     entries: int
     broken_at: int | None = None
     problems: list[str] = field(default_factory=list)
+    last: ChainPoint | None = None
+    full: bool = True
+    walked: int = 0
+    full_at: str = ""
 
     @property
     def ok(self) -> bool:
@@ -182,6 +208,9 @@ class AccessLog:
 
     def __init__(self, store: AccessStore) -> None:
         self.store = store
+        self._lock = threading.Lock()
+        self._checked: tuple[ChainPoint, float] | None = None  # last sound entry, whole walk's time
+        self._full_at = ""
 
     def record(self, actor: Actor, action: str, target: str = "", detail: str = "") -> int:
         with self.store.write() as db:
@@ -203,25 +232,65 @@ class AccessLog:
         with self.store.read() as db:
             return [r[0] for r in db.execute("SELECT DISTINCT user FROM log ORDER BY user")]
 
-    def verify(self) -> LogCheck:
-        """Walk the chain from the first entry: any edit, deletion or insertion shows."""
-        check = LogCheck(entries=0)
-        prev = _GENESIS
-        expected_seq = 1
+    def verify(self, since: ChainPoint | None = None) -> LogCheck:
+        """Walk the chain from the first entry (or from *since*, an entry an earlier walk
+        found sound, read again first): any edit, deletion or insertion on the way shows."""
+        start = since.seq if since else 0
+        check = LogCheck(entries=start, full=since is None)
+        prev = since.hash if since else _GENESIS
+        expected_seq = start + 1
         with self.store.read() as db:
-            for row in db.execute("SELECT * FROM log ORDER BY seq"):
+            cursor = db.cursor()
+            cursor.row_factory = None  # plain tuples: a whole walk reads every entry
+            if since is not None:
+                row = cursor.execute("SELECT hash FROM log WHERE seq = ?", (since.seq,)).fetchone()
+                if row is None or row[0] != since.hash:
+                    check.broken_at = since.seq
+                    check.problems.append(
+                        f"第 {since.seq} 条在上次核验后被改动或删除 (其后的登记被重写或截去)"
+                    )
+                    return check
+            rows = cursor.execute(
+                f"SELECT seq, {', '.join(_FIELDS)}, prev, hash FROM log WHERE seq > ? ORDER BY seq",
+                (start,),
+            )
+            for seq, *values, row_prev, row_hash in rows:
                 check.entries += 1
-                values = tuple(str(row[k]) for k in _FIELDS)
+                check.walked += 1
                 problem = None
-                if row["seq"] != expected_seq:
-                    problem = f"第 {expected_seq} 条起缺失 (下一条为第 {row['seq']} 条)"
-                elif row["prev"] != prev:
-                    problem = f"第 {row['seq']} 条与前一条接不上 (其前有条目被改动或删除)"
-                elif row["hash"] != _digest(prev, values):
-                    problem = f"第 {row['seq']} 条的内容被改动过"
+                if seq != expected_seq:
+                    problem = f"第 {expected_seq} 条起缺失 (下一条为第 {seq} 条)"
+                elif row_prev != prev:
+                    problem = f"第 {seq} 条与前一条接不上 (其前有条目被改动或删除)"
+                elif row_hash != _digest(prev, tuple(str(v) for v in values)):
+                    problem = f"第 {seq} 条的内容被改动过"
                 if problem and check.broken_at is None:
-                    check.broken_at = int(row["seq"])
+                    check.broken_at = int(seq)
                     check.problems.append(problem)
-                prev = row["hash"]
-                expected_seq = row["seq"] + 1
+                prev = row_hash
+                expected_seq = seq + 1
+        if check.ok:
+            check.last = ChainPoint(expected_seq - 1, prev) if expected_seq > 1 else None
         return check
+
+    def check(
+        self, *, full: bool = False, monotonic: Callable[[], float] = time.monotonic
+    ) -> LogCheck:
+        """:meth:`verify` for a page: the whole chain at most once an hour (or when *full*),
+        in between from the last sound entry on (see the module's doc). The last sound entry
+        stays the anchor once something is found wrong, so a finding is never forgotten."""
+        with self._lock:
+            kept = self._checked
+            whole = full or kept is None or monotonic() - kept[1] >= FULL_CHECK_SECONDS
+            result = self.verify(None if whole or kept is None else kept[0])
+            if whole and kept is not None and result.ok:
+                anchored = self.verify(kept[0])  # the chain still runs through what was seen
+                if not anchored.ok:
+                    result = anchored
+            if result.ok and result.last is not None:
+                self._checked = (result.last, monotonic() if whole or kept is None else kept[1])
+            if result.ok and whole:
+                self._full_at = self.store.now_iso()
+            result.full = whole
+            result.full_at = self._full_at
+            return result
