@@ -159,16 +159,17 @@ def _entry(number: int, row: sqlite3.Row, findings: list[dict[str, str]]) -> Doc
 
 def _former_rows(catalog: Catalog, dossier_key: str, kind: str) -> list[sqlite3.Row]:
     """Records withdrawn or destroyed out of one dossier: their keys still name it (a
-    licence dossier's own documents, a case's, a meeting type's of that year)."""
-    apart = "status != 'filed' AND "
+    licence dossier's own documents, a case's, a meeting type's of that year). Looked for
+    among the withdrawn and destroyed only (the dossier index: a few rows, not the archive)."""
+    apart = "dossier_key IN (?, ?) AND "
+    gone: tuple[Any, ...] = (WITHDRAWN, DESTROYED)
     if kind == "household":
-        return catalog.records(apart + "licence_no = ? AND case_no IS NULL", (dossier_key,))
+        return catalog.records(apart + "licence_no = ? AND case_no IS NULL", (*gone, dossier_key))
     if kind == "case":
-        return catalog.records(apart + "case_no = ?", (dossier_key,))
-    if kind == "meeting" and "/" in dossier_key:
-        meeting, _, year = dossier_key.rpartition("/")
-        if year.isdigit():
-            return catalog.records(apart + "meeting_type = ? AND year = ?", (meeting, int(year)))
+        return catalog.records(apart + "case_no = ?", (*gone, dossier_key))
+    meeting, _, year = dossier_key.rpartition("/")
+    if kind == "meeting" and meeting and year.isdigit():
+        return catalog.records(apart + "meeting_type = ? AND year = ?", (*gone, meeting, int(year)))
     return []
 
 
