@@ -119,6 +119,9 @@ def test_withdrawn_and_destroyed_documents_are_listed_apart(
         assert changed[what]["record_id"] in apart
         assert changed["withdrawn"]["record_id"] not in apart
         assert "已销毁的文件" not in other
+    for apart in ("已撤出", "已销毁"):  # no 卷内目录 to print: the list is shown instead
+        printed = reader.get(f"/print/{apart}")
+        assert printed.status_code == 303 and printed.headers["location"].startswith("/dossier/")
     everything = reader.get("/dossier/已撤出").text
     for what in ("withdrawn", "case", "meeting"):
         assert changed[what]["record_id"] in everything

@@ -142,7 +142,7 @@ def print_catalogue(request: Request) -> Response:
     key = request.path_params["key"]
     who = require(request, "record.print", key)
     web = app_parts(request)
-    found = [d for d in web.reader.dossiers(key) if d.key == key]
+    found = [d for d in web.reader.dossiers(key) if d.key == key and not d.apart]
     if not found:
         return RedirectResponse(web.urls("dossier", key=key), status_code=303)
     web.log.record(actor(request, who), "print", key, f"卷内目录 {len(found[0].documents)} 份文件")
