@@ -9,6 +9,7 @@ from typing import Any
 
 from archive.core.config import Archive
 from archive.records.catalog import Catalog
+from archive.records.store import also_in
 from indexers.search import IndexDoc, SearchIndex, SearchResult
 
 _BATCH = 500
@@ -31,8 +32,18 @@ def index_doc(row: Any, households: dict[str, Any]) -> IndexDoc:
     hh = households.get(row["licence_no"] or "")
     retailer = (hh["name"] if hh else None) or row["retailer"]
     extra = " ".join(
-        filter(None, [meta.get("host"), meta.get("topic"), *(meta.get("attendees") or [])])
+        filter(
+            None,
+            [
+                meta.get("host"),
+                meta.get("recorder"),
+                meta.get("topic"),
+                *(meta.get("attendees") or []),
+            ],
+        )
     )
+    filed = row["status"] == "filed"  # a withdrawn record is in no other dossier either
+    also = tuple(k for _, k in also_in(row["dossier_kind"], row["dossier_key"], meta) if filed)
     return IndexDoc(
         record_id=row["record_id"],
         path=row["path"],
@@ -47,6 +58,7 @@ def index_doc(row: Any, households: dict[str, Any]) -> IndexDoc:
         meeting_type=row["meeting_type"],
         date=row["doc_date"],
         seals="｜".join((meta.get("seals") or {}).get("bodies") or ()) or None,
+        also_in=also,
         text="\n".join(
             filter(
                 None,

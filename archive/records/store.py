@@ -107,9 +107,32 @@ def dossier_folder(records: Path, keys: DocKeys) -> tuple[str, str, Path]:
         key = f"{TOP_FOLDERS['materials']}/{keys.year}"
         return "materials", key, records / TOP_FOLDERS["materials"] / str(keys.year)
     assert keys.meeting_type is not None and keys.year is not None
-    key = f"{keys.meeting_type}/{keys.year}"
+    key = meeting_key(keys.meeting_type, keys.year)
     folder = records / TOP_FOLDERS["meeting"] / safe_component(keys.meeting_type) / str(keys.year)
     return "meeting", key, folder
+
+
+def meeting_key(meeting_type: str, year: int | str) -> str:
+    """The key of a meeting's dossier of one year: ``<会议名称>/<年>``."""
+    return f"{meeting_type}/{year}"
+
+
+def also_in(kind: str, key: str, keys: dict[str, Any]) -> list[tuple[str, str]]:
+    """The dossiers a record of dossier (``kind``, ``key``) with sidecar ``keys`` belongs to
+    besides its own, as (kind, key).
+
+    A record is filed once (its bytes live in one folder; the same bytes are never filed
+    twice). Minutes of a case meeting (案审会, 重大案件集体讨论 …) belong to their meeting's
+    dossier and to every case they name (``keys.cases``): filed in the meeting's folder, they
+    are listed in those cases' dossiers too; dropped into a case's folder, they are listed in
+    the other cases' dossiers and in their meeting's. The dossiers list them in their 卷内目录
+    and their checklists count them, by this cross-reference.
+    """
+    cases = keys.get("cases") or ()
+    refs = [("case", str(case)) for case in cases]
+    if cases and keys.get("meeting_type") and keys.get("year"):
+        refs.append(("meeting", meeting_key(str(keys["meeting_type"]), keys["year"])))
+    return [ref for ref in dict.fromkeys(refs) if ref != (kind, key)]
 
 
 def household_folder(records: Path, licence: str, name: str | None) -> Path:
