@@ -20,8 +20,10 @@ from typing import Any
 from archive.assess.audit_inputs import CRITERIA_FILE
 from archive.core.clock import local_now
 from archive.core.config import Archive
+from archive.core.doctypes import canonical_meeting
 from archive.core.names import is_ignored, is_partial
 from archive.intake.preflight import LABELS
+from archive.intake.rules import rules_for_reading
 from archive.intake.watch_lock import running_watcher
 from archive.ops.backup_config import backup_overview, backup_steps
 from archive.paperwork.reports.selfcheck import SNAPSHOT_DIR
@@ -66,6 +68,8 @@ class Status:
     watcher: dict[str, Any] | None = None
     last_selfcheck: dict[str, Any] | None = None  # month, earned, possible, findings
     backup: dict[str, Any] = field(default_factory=dict)  # backup_config.backup_overview
+    # Meetings filed under their own name, not a configured type: name -> records (most first)
+    meetings_unconfigured: dict[str, int] = field(default_factory=dict)
 
     @property
     def tray(self) -> int:
@@ -93,6 +97,11 @@ def archive_status(archive: Archive, now: dt.datetime | None = None) -> Status:
     status.backup = backup_overview(archive, now or local_now())
     if archive.catalog_path.is_file():
         _catalog(archive.catalog_path, status)
+        if status.meetings_unconfigured:  # every series filed: keep those not configured
+            known = configured_meetings(archive)
+            status.meetings_unconfigured = {
+                name: n for name, n in status.meetings_unconfigured.items() if name not in known
+            }
     elif not archive.records.is_dir() or not any(archive.records.rglob("*.json")):
         status.catalog = "empty"  # nothing filed yet: nothing to rebuild
     return status
@@ -154,6 +163,16 @@ def _quarantine(archive: Archive, status: Status) -> None:
     status.quarantine_latest = latest or None
 
 
+def configured_meetings(archive: Archive) -> set[str]:
+    """The meeting types the archive knows: its rules (the bureau's rules.yaml over the
+    defaults; the defaults alone while that file has errors) and dangan.toml's list."""
+    rules = rules_for_reading(archive.root)
+    known = set(rules.meetings)
+    for name in archive.config.meeting_types:
+        known.add(rules.canonical_meeting(name) or canonical_meeting(name) or name)
+    return known
+
+
 def _catalog(path: Path, status: Status) -> None:
     try:
         db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5.0)
@@ -186,6 +205,12 @@ def _catalog(path: Path, status: Status) -> None:
         illegible = db.execute("SELECT count(*) FROM records WHERE legible = 0").fetchone()[0]
         flagged["illegible"] = max(flagged.get("illegible", 0), illegible)
         status.flagged = {code: flagged[code] for code in FLAGGED if flagged.get(code)}
+        status.meetings_unconfigured = dict(
+            db.execute(
+                "SELECT meeting_type, count(*) FROM records WHERE dossier_kind = 'meeting' "
+                "AND meeting_type IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"
+            )
+        )
         last = db.execute(
             "SELECT filed_at, path FROM records ORDER BY filed_at DESC LIMIT 1"
         ).fetchone()
@@ -233,6 +258,14 @@ def next_steps(s: Status) -> list[str]:
     if s.roster and s.households_filed < s.roster:
         steps.append(
             f"名册中 {s.roster - s.households_filed} 户还没有任何档案: dangan audit 列出缺少的材料"
+        )
+    if s.meetings_unconfigured:
+        seen = list(s.meetings_unconfigured)
+        names = "、".join(seen[:5]) + (" 等" if len(seen) > 5 else "")
+        steps.append(
+            f"{len(seen)} 种会议不在会议类型中 ({names}), 已按会议名称归档: 要把它作为会议类型"
+            f"(考核、并入已有类型或加别名), 在档案库的 rules.yaml 的 meetings 下写上, "
+            f"如 {seen[0]}: {{titles: [{seen[0]}]}}"
         )
     if s.catalog == "ok" and not s.index_rebuilding and s.indexed != s.records:
         steps.append("检索索引与目录不一致: 下次归档时自动补齐, 或运行 dangan reindex")
