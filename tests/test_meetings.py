@@ -171,6 +171,9 @@ def test_the_folder_names_the_meeting_when_the_text_does_not(rules: Rules) -> No
     assert (keys.meeting_type, keys.year, keys.resolved) == ("局长办公会议", 2022, True)
     keys, _ = classified("会议记录/局长办公会议/2022-06-02 会议记录.pdf", "", rules)
     assert (keys.meeting_type, keys.year) == ("局长办公会议", 2022)  # no text at all
+    for scanner_name in ("会议记录/会议扫描0001.pdf", "会议记录/2022/会议扫描件.jpg"):
+        keys, findings = classified(scanner_name, text, rules)
+        assert keys.meeting_type is None and findings == [], scanner_name
     # a content name that completes the folder's is the same meeting
     named = "依法行政工作推进会会议记录\n时间：2021年12月22日\n主持人：张进明"
     keys, findings = classified("会议记录/推进会/扫描0002.pdf", named, rules)
@@ -246,6 +249,7 @@ def test_minutes_of_every_kind_are_filed_under_their_name_and_year(
         side = _sidecar_of(archive, source)
         assert side["dossier"] == {"kind": "meeting", "key": m.dossier}, source
         assert side["keys"]["date"] == m.held.isoformat()
+        assert side["findings"] == [], (source, side["findings"])
         assert (archive / "records" / "会议记录" / m.series / str(m.year)).is_dir()
     assert not (archive / "records" / "待归档").exists()
 

@@ -80,8 +80,9 @@ def normalise_meeting_name(raw: str | None, bureau: str | None = None) -> str | 
 
 
 def looks_like_meeting(name: str) -> bool:
-    """Whether a name (already normalised) names a meeting rather than some other paper."""
-    return name.endswith(_MEETING_ENDINGS) or "会议" in name or "大会" in name
+    """Whether a name (already normalised) names a meeting rather than some other paper:
+    it ends as meetings do (会, 会议, 课, 讨论 …; not 会议扫描0001, 会议照片)."""
+    return name.endswith(_MEETING_ENDINGS)
 
 
 def name_year(raw: str | None) -> int | None:
