@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import json_lines, make_archive, run_dangan
+from pypdf import PdfReader
 
 from archive.core.config import ArchiveConfig
 from archive.core.meetings import meeting_date, normalise_meeting_name
@@ -289,6 +290,20 @@ def test_show_lists_a_series_and_a_case_lists_its_minutes(
     assert all(d["record"].startswith("records/会议记录/") for d in crossed)
     text = run_dangan("show", "潼烟罚〔2021〕15号", "--archive", archive).stdout
     assert "[参见: 存于会议记录 案审会/2021]" in text
+
+
+def test_the_case_catalogue_names_its_minutes_in_the_note_sheet(
+    filed: tuple[Path, dict[str, Minutes]], tmp_path: Path
+) -> None:
+    archive, _ = filed
+    made = dangan_json(
+        "catalogue", "--dossier", "潼烟罚〔2021〕15号", "--out", tmp_path, "--archive", archive
+    )
+    assert made["entries"] == len(HEARING)  # its own 件; the minutes are kept elsewhere
+    text = "".join(p.extract_text() for p in PdfReader(made["pdf"]).pages).replace(" ", "")
+    assert "潼烟罚〔2021〕15号" in text and "备考表" in text
+    assert "互见:案审会记录" in text and "存于会议记录案审会/2021" in text
+    assert "互见:重大案件集体讨论记录" in text
 
 
 def test_status_offers_the_names_not_configured(filed: tuple[Path, dict[str, Minutes]]) -> None:
