@@ -306,6 +306,21 @@ def test_the_case_catalogue_names_its_minutes_in_the_note_sheet(
     assert "互见:重大案件集体讨论记录" in text
 
 
+def test_a_series_catalogue_takes_the_name_as_the_clerk_writes_it(
+    filed: tuple[Path, dict[str, Minutes]], tmp_path: Path
+) -> None:
+    archive, _ = filed
+    for key, dossier in (
+        ("依法行政工作推进会/2021", "依法行政工作推进会/2021"),
+        ("支委会议/2022", "支部委员会/2022"),
+    ):
+        made = dangan_json("catalogue", "--dossier", key, "--out", tmp_path, "--archive", archive)
+        assert made["entries"] == 1, key
+        text = "".join(p.extract_text() for p in PdfReader(made["pdf"]).pages).replace(" ", "")
+        assert f"档案{dossier}共1件" in text, text
+        assert "互见" not in text  # minutes are kept in their own series
+
+
 def test_status_offers_the_names_not_configured(filed: tuple[Path, dict[str, Minutes]]) -> None:
     archive, _ = filed
     status = dangan_json("status", "--archive", archive)

@@ -24,6 +24,7 @@ from typing import Any
 
 from archive.core.config import Archive
 from archive.core.errors import NotFoundError
+from archive.intake.rules import rules_for_reading
 from archive.paperwork.audit_xlsx import finish_sheet, sheet_head
 from archive.paperwork.render_docx import write_atomically
 from archive.paperwork.render_pdf import cjk_fonts, font_face_css
@@ -165,7 +166,7 @@ def dossier_catalogue(archive: Archive, catalog: Catalog, key: str) -> Catalogue
     The 件 filed in the dossier are listed; those filed in another dossier that belong to this
     one too (minutes of a case meeting in a case's dossier) are named in the 备考表 as 互见,
     with their 档号 and where they are kept, as the dossier lists them (records.listing)."""
-    listed = dossier_listing(catalog, key)
+    listed = dossier_listing(catalog, key, rules_for_reading(archive.root).canonical_meeting)
     groups = [g for g in listed if g["kind"] != "withdrawn"]
     if not groups:
         raise NotFoundError(f"没有找到档案 {key!r}; 可用许可证号、户名、案号或 “会议类型/年份”")
