@@ -94,7 +94,7 @@ def move(
     as_json: bool,
     archive_dir: Path | None,
 ) -> None:
-    """把一份档案移入另一个已有的档案 (许可证号 / 案号 / 会议类型/年份 / 工作材料/年份)。
+    """把一份档案移入另一个已有的档案 (许可证号 / 案号 / 会议名称/年份 / 工作材料/年份)。
 
     RECORD: records/ 下的路径、SHA-256 (前8位以上) 或档号。"""
     with _correcting(archive_dir, wait) as (archive, catalog):
@@ -106,6 +106,7 @@ def move(
             actor=_actor(by),
             reason=reason,
             policy=numbering_policy(archive),
+            canonical=load_rules(archive.root).canonical_meeting,
         )
         _report([done], archive, catalog, as_json)
 
@@ -116,7 +117,7 @@ def move(
 @click.option("--date", default=None, help="成文日期 YYYY-MM-DD (空字符串: 清除)")
 @click.option("--licence", default=None, help="许可证号 (移入该户档案)")
 @click.option("--case", "case_no", default=None, help="案号 (移入该案卷)")
-@click.option("--meeting", default=None, help="会议类型")
+@click.option("--meeting", default=None, help="会议名称 (已配置的会议类型或会议自己的名称)")
 @click.option("--title", default=None, help="题名")
 @correction_options
 def edit(
@@ -146,6 +147,7 @@ def edit(
             reason=reason,
             type_dossiers=type_dossiers_from(rules.types),
             policy=numbering_policy(archive),
+            canonical=rules.canonical_meeting,
         )
         _report([done], archive, catalog, as_json)
 

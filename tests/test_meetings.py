@@ -444,6 +444,95 @@ def test_minutes_dropped_in_a_case_folder_stay_there_and_are_listed_in_their_ser
     assert not [f for f in audit["findings"] if f["code"] == "missing_document"]
 
 
+# ---------------------------------------------------------------- corrections and adoption
+
+
+def _copy_of(filed: tuple[Path, dict[str, Minutes]], tmp_path: Path) -> Path:
+    copy = tmp_path / "副本"
+    shutil.copytree(filed[0], copy)
+    return copy
+
+
+def _in_series(archive: Path, dossier: str) -> list[str]:
+    return [
+        d["record"]
+        for g in dangan_json("show", dossier, "--archive", archive)
+        for d in g["documents"]
+        if not d.get("cross_reference")
+    ]
+
+
+def test_a_name_adopted_into_a_type_tells_how_to_move_what_was_filed(
+    filed: tuple[Path, dict[str, Minutes]], tmp_path: Path
+) -> None:
+    archive = _copy_of(filed, tmp_path)
+    (archive / "rules.yaml").write_text(
+        "meetings:\n  局务会:\n    titles: [局务会议, 局务会, 局长办公会议]\n", encoding="utf-8"
+    )
+    status = dangan_json("status", "--archive", archive)
+    assert "局长办公会议" not in status["meetings_unconfigured"]
+    [todo] = status["meetings_to_move"]
+    old = "records/会议记录/局长办公会议/2022/001_会议记录.pdf"
+    assert todo == {
+        "name": "局长办公会议",
+        "type": "局务会",
+        "records": 1,
+        "example": old,
+        "dossier": "局务会/2022",
+    }
+    [step] = [s for s in status["next_steps"] if "局长办公会议" in s]
+    command = step.split("如 ", 1)[1].split()
+    assert command[:4] == ["dangan", "move", old, "局务会/2022"]
+    result = run_dangan(*command[1:], "--archive", archive)  # the command as status gives it
+    assert result.returncode == 0, result.stderr
+    status = dangan_json("status", "--archive", archive)
+    assert status["meetings_to_move"] == []
+    [moved] = _in_series(archive, "局务会/2022")
+    assert moved.startswith("records/会议记录/局务会/2022/")
+    assert _in_series(archive, "局长办公会议/2022") == [moved]  # the old name finds it too
+    history = dangan_json("history", moved, "--archive", archive)
+    assert history["events"][-1]["reason"] == "并入局务会"
+
+
+def test_minutes_move_into_a_series_named_as_minutes_name_it(
+    filed: tuple[Path, dict[str, Minutes]], tmp_path: Path
+) -> None:
+    archive = _copy_of(filed, tmp_path)
+    training = "records/会议记录/业务培训会/2022/001_会议记录.pdf"
+    for target, lands in (
+        ("2022年廉政教育会/2022", "廉政教育会/2022"),  # a series filed under its own name
+        ("支委会议/2022", "支部委员会/2022"),  # a variant of a configured type
+        ("案件审理委员会会议/2022", "案审会/2022"),  # a type of the rules, no record that year
+    ):
+        done = dangan_json("move", training, target, "--reason", "归错会议", "--archive", archive)
+        assert done["record"].startswith(f"records/会议记录/{lands}/"), (target, done)
+        training = done["record"]
+    before = sorted(p.relative_to(archive) for p in (archive / "records").rglob("*"))
+    for target, code, says in (
+        ("廉正教育会/2022", 7, "没有“廉正教育会”这种会议"),  # a slip of the pen: no such series
+        ("../../会议记录/2022", 2, "不是档案的写法"),
+    ):
+        result = run_dangan("move", training, target, "--reason", "x", "--archive", archive)
+        assert result.returncode == code and says in result.stderr, result.stderr
+    assert sorted(p.relative_to(archive) for p in (archive / "records").rglob("*")) == before
+
+
+def test_edit_names_the_meeting_as_intake_does(
+    filed: tuple[Path, dict[str, Minutes]], tmp_path: Path
+) -> None:
+    archive = _copy_of(filed, tmp_path)
+    record = "records/会议记录/廉政教育会/2022/001_会议记录.pdf"
+    done = dangan_json(
+        "edit", record, "--meeting", "2022年第3期业务培训会", "--reason", "x", "--archive", archive
+    )
+    assert done["record"].startswith("records/会议记录/业务培训会/2022/")
+    assert "会议 廉政教育会 → 业务培训会" in done["detail"]
+    result = run_dangan(
+        "edit", done["record"], "--meeting", "会议记录", "--reason", "x", "--archive", archive
+    )
+    assert result.returncode == 2 and "不是会议的名称" in result.stderr
+
+
 # ---------------------------------------------------------------- a real scan
 
 

@@ -14,8 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 
+from archive.core.doctypes import canonical_meeting
 from archive.core.keys import chinese_to_int, find_dates, to_halfwidth
+
+# The rules' mapping of a meeting name to its configured type (None: it names none).
+Canonical = Callable[[str], "str | None"]
 
 # Characters a name keeps: CJK, Latin letters and digits, and a few joiners (·、-).
 _DROP_CHARS = re.compile(r"[^\u4e00-\u9fff〇○0-9A-Za-z·、\-]")
@@ -77,6 +82,18 @@ def normalise_meeting_name(raw: str | None, bureau: str | None = None) -> str | 
     if not 2 <= len(name) <= MAX_NAME or name in _GENERIC or name.isdigit():
         return None  # nothing left, or a paragraph (OCR ran lines together), not a name
     return name
+
+
+def meeting_series(
+    raw: str | None, canonical: Canonical | None = None, bureau: str | None = None
+) -> str | None:
+    """The series a name as a clerk writes it is filed under: its configured type when the
+    rules (``canonical``) map it to one, else its own normalised name
+    (``2022年第3期业务培训会`` → ``业务培训会``, ``支委会议`` → ``支部委员会``)."""
+    name = normalise_meeting_name(raw, bureau)
+    if not name:
+        return None
+    return (canonical(name) if canonical else None) or canonical_meeting(name) or name
 
 
 def looks_like_meeting(name: str) -> bool:

@@ -23,7 +23,7 @@ from archive.core.config import Archive
 from archive.core.doctypes import canonical_meeting
 from archive.core.names import is_ignored, is_partial
 from archive.intake.preflight import LABELS
-from archive.intake.rules import rules_for_reading
+from archive.intake.rules import Rules, rules_for_reading
 from archive.intake.watch_lock import running_watcher
 from archive.ops.backup_config import backup_overview, backup_steps
 from archive.paperwork.reports.selfcheck import SNAPSHOT_DIR
@@ -70,6 +70,9 @@ class Status:
     backup: dict[str, Any] = field(default_factory=dict)  # backup_config.backup_overview
     # Meetings filed under their own name, not a configured type: name -> records (most first)
     meetings_unconfigured: dict[str, int] = field(default_factory=dict)
+    # Names the rules now map to a configured type whose records still sit under the name:
+    # {name, type, records, example (one record), dossier (where it goes)}
+    meetings_to_move: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def tray(self) -> int:
@@ -98,10 +101,7 @@ def archive_status(archive: Archive, now: dt.datetime | None = None) -> Status:
     if archive.catalog_path.is_file():
         _catalog(archive.catalog_path, status)
         if status.meetings_unconfigured:  # every series filed: keep those not configured
-            known = configured_meetings(archive)
-            status.meetings_unconfigured = {
-                name: n for name, n in status.meetings_unconfigured.items() if name not in known
-            }
+            _unconfigured(archive, status)
     elif not archive.records.is_dir() or not any(archive.records.rglob("*.json")):
         status.catalog = "empty"  # nothing filed yet: nothing to rebuild
     return status
@@ -163,10 +163,37 @@ def _quarantine(archive: Archive, status: Status) -> None:
     status.quarantine_latest = latest or None
 
 
-def configured_meetings(archive: Archive) -> set[str]:
+def _unconfigured(archive: Archive, status: Status) -> None:
+    """Keep the series not configured; those the rules now map to a configured type (the
+    bureau adopted the name as a title of one) are to be moved into it."""
+    rules = rules_for_reading(archive.root)
+    known = configured_meetings(archive, rules)
+    series, status.meetings_unconfigured = status.meetings_unconfigured, {}
+    for name, count in series.items():
+        target = None if name in known else rules.canonical_meeting(name)
+        if target is not None:
+            status.meetings_to_move.append({"name": name, "type": target, "records": count})
+        elif name not in known:
+            status.meetings_unconfigured[name] = count
+    if not status.meetings_to_move:
+        return
+    db = sqlite3.connect(f"{archive.catalog_path.as_uri()}?mode=ro", uri=True, timeout=5.0)
+    try:
+        for item in status.meetings_to_move:
+            path, year = db.execute(
+                "SELECT path, year FROM records WHERE dossier_kind = 'meeting' "
+                "AND status = 'filed' AND meeting_type = ? ORDER BY path LIMIT 1",
+                (item["name"],),
+            ).fetchone()
+            item["example"], item["dossier"] = f"records/{path}", f"{item['type']}/{year}"
+    finally:
+        db.close()
+
+
+def configured_meetings(archive: Archive, rules: Rules | None = None) -> set[str]:
     """The meeting types the archive knows: its rules (the bureau's rules.yaml over the
     defaults; the defaults alone while that file has errors) and dangan.toml's list."""
-    rules = rules_for_reading(archive.root)
+    rules = rules or rules_for_reading(archive.root)
     known = set(rules.meetings)
     for name in archive.config.meeting_types:
         known.add(rules.canonical_meeting(name) or canonical_meeting(name) or name)
@@ -266,6 +293,12 @@ def next_steps(s: Status) -> list[str]:
             f"{len(seen)} 种会议不在会议类型中 ({names}), 已按会议名称归档: 要把它作为会议类型"
             f"(考核、并入已有类型或加别名), 在档案库的 rules.yaml 的 meetings 下写上, "
             f"如 {seen[0]}: {{titles: [{seen[0]}]}}"
+        )
+    for item in s.meetings_to_move:
+        steps.append(
+            f"会议“{item['name']}”已在 rules.yaml 中并入“{item['type']}”, 但已归档的 "
+            f"{item['records']} 份仍存于 records/会议记录/{item['name']}/: 逐份移入, 如 "
+            f"dangan move {item['example']} {item['dossier']} --reason 并入{item['type']}"
         )
     if s.catalog == "ok" and not s.index_rebuilding and s.indexed != s.records:
         steps.append("检索索引与目录不一致: 下次归档时自动补齐, 或运行 dangan reindex")

@@ -9,21 +9,17 @@ folder that belong to that case too (marked ``cross_reference``, with the folder
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from typing import Any
 
-from archive.core.doctypes import CASE_TYPES, canonical_meeting, doc_order
+from archive.core.doctypes import CASE_TYPES, doc_order
 from archive.core.keys import normalize_case_number
-from archive.core.meetings import normalise_meeting_name
+from archive.core.meetings import Canonical, meeting_series
 from archive.records.catalog import Catalog
 from archive.records.corrections import WITHDRAWN
 from archive.records.store import TOP_FOLDERS
 
 # A case discussion sits in a case's 卷内 order just before the notice of the penalty.
 _DISCUSSION_ORDER = CASE_TYPES.index("行政处罚事先告知书") - 0.5
-
-
-Canonical = Callable[[str], "str | None"]
 
 
 def meeting_keys(key: str, canonical: Canonical | None = None) -> tuple[str, ...]:
@@ -33,10 +29,9 @@ def meeting_keys(key: str, canonical: Canonical | None = None) -> tuple[str, ...
     head, slash, tail = key.rpartition("/")
     if not slash:
         head, tail = key, ""
-    name = normalise_meeting_name(head)
+    name = meeting_series(head, canonical)
     if not name:
         return ()
-    name = (canonical(name) if canonical else None) or canonical_meeting(name) or name
     return (f"{name}/{tail}",) if tail else (name,)
 
 
