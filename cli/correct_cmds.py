@@ -21,6 +21,8 @@ from archive.records.corrections import (
     edit_record,
     history,
     locate,
+    meeting_folder,
+    move_meeting_folder,
     move_to_dossier,
     type_dossiers_from,
     withdraw_record,
@@ -96,9 +98,11 @@ def move(
 ) -> None:
     """把一份档案移入另一个已有的档案 (许可证号 / 案号 / 会议名称/年份 / 工作材料/年份)。
 
-    RECORD: records/ 下的路径、SHA-256 (前8位以上) 或档号。"""
+    RECORD: records/ 下的路径、SHA-256 (前8位以上) 或档号; 或一个会议的文件夹
+    (records/会议记录/会议名称[/年份]), 其中每份移入 DOSSIER 所写会议的召开年份。"""
     with _correcting(archive_dir, wait) as (archive, catalog):
-        done = move_to_dossier(
+        one_or_all = move_meeting_folder if meeting_folder(record) is not None else _move_one
+        done = one_or_all(
             archive,
             catalog,
             record,
@@ -108,7 +112,13 @@ def move(
             policy=numbering_policy(archive),
             canonical=load_rules(archive.root).canonical_meeting,
         )
-        _report([done], archive, catalog, as_json)
+        _report(done, archive, catalog, as_json)
+
+
+def _move_one(
+    archive: Archive, catalog: Catalog, record: str, dossier: str, **how: Any
+) -> list[Corrected]:
+    return [move_to_dossier(archive, catalog, record, dossier, **how)]
 
 
 @click.command()

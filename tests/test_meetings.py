@@ -25,6 +25,7 @@ from archive.core.meetings import meeting_date, normalise_meeting_name
 from archive.intake.classify import apply_classification, classify_text
 from archive.intake.pathkeys import keys_from_path
 from archive.intake.rules import Rules, load_rules
+from archive.records.corrections import meeting_folder
 from samples.bench_archive import CASE_DOCS, case_files, mini_pdf
 from samples.minutes import Minutes, minutes_doc, sample_minutes, unconfigured, write_minutes
 from samples.scans import scan_document
@@ -204,6 +205,22 @@ def test_case_meeting_minutes_name_their_cases(rules: Rules) -> None:
     text = text_of(other) + "\n会议通报了潼烟罚〔2021〕第12号案件的办理情况。"
     keys, _ = classified("会议记录/扫描0002.pdf", text, rules)
     assert keys.cases == []  # a meeting that mentions a case is not part of its file
+
+
+@pytest.mark.parametrize(
+    ("ref", "folder"),
+    [
+        ("records/会议记录/局长办公会议", ("局长办公会议", None)),
+        ("会议记录/局长办公会议/2022/", ("局长办公会议", 2022)),
+        ("records/会议记录/局长办公会议/2022/001_会议记录.pdf", None),  # a record
+        ("records/会议记录/../处罚案卷", None),
+        ("records/处罚案卷/潼烟罚〔2021〕12号", None),
+        ("records/会议记录/局长办公会议/二〇二二", None),
+        ("WS·2022-Y-HY-0005", None),
+    ],
+)
+def test_a_meeting_folder_is_told_from_a_record(ref: str, folder: Any) -> None:
+    assert meeting_folder(ref) == folder
 
 
 # ---------------------------------------------------------------- a real archive
@@ -466,32 +483,42 @@ def test_a_name_adopted_into_a_type_tells_how_to_move_what_was_filed(
     filed: tuple[Path, dict[str, Minutes]], tmp_path: Path
 ) -> None:
     archive = _copy_of(filed, tmp_path)
+    lines = ["时间：2021年11月3日", "主持人：张进明", "参加人员：郭胜利、李卫东", "记录人：陈红梅",
+             "议题：研究年终考核"]  # fmt: skip
+    scan = archive / "inbox" / "会议记录" / "扫描0200.pdf"
+    scan.write_bytes(mini_pdf("2021年第9次局长办公会议会议记录", lines))
+    [outcome] = json_lines(run_dangan("ingest", "--json", "--archive", archive).stdout)
+    assert outcome["record"].startswith("records/会议记录/局长办公会议/2021/")
     (archive / "rules.yaml").write_text(
         "meetings:\n  局务会:\n    titles: [局务会议, 局务会, 局长办公会议]\n", encoding="utf-8"
     )
     status = dangan_json("status", "--archive", archive)
     assert "局长办公会议" not in status["meetings_unconfigured"]
-    [todo] = status["meetings_to_move"]
-    old = "records/会议记录/局长办公会议/2022/001_会议记录.pdf"
-    assert todo == {
-        "name": "局长办公会议",
-        "type": "局务会",
-        "records": 1,
-        "example": old,
-        "dossier": "局务会/2022",
-    }
+    folder = "records/会议记录/局长办公会议"
+    assert status["meetings_to_move"] == [
+        {"name": "局长办公会议", "type": "局务会", "records": 2, "folder": folder}
+    ]
     [step] = [s for s in status["next_steps"] if "局长办公会议" in s]
-    command = step.split("如 ", 1)[1].split()
-    assert command[:4] == ["dangan", "move", old, "局务会/2022"]
+    command = step[step.index("dangan move") :].split()
+    assert command[:4] == ["dangan", "move", folder, "局务会"]
+
+    before = sorted(p.relative_to(archive) for p in (archive / "records").rglob("*"))
+    wrong = run_dangan("move", folder, "局务会/2022", "--reason", "x", "--archive", archive)
+    assert wrong.returncode == 2 and "不是 2022 年的记录" in wrong.stderr, wrong.stderr
+    assert sorted(p.relative_to(archive) for p in (archive / "records").rglob("*")) == before
+
     result = run_dangan(*command[1:], "--archive", archive)  # the command as status gives it
     assert result.returncode == 0, result.stderr
-    status = dangan_json("status", "--archive", archive)
-    assert status["meetings_to_move"] == []
-    [moved] = _in_series(archive, "局务会/2022")
-    assert moved.startswith("records/会议记录/局务会/2022/")
-    assert _in_series(archive, "局长办公会议/2022") == [moved]  # the old name finds it too
-    history = dangan_json("history", moved, "--archive", archive)
-    assert history["events"][-1]["reason"] == "并入局务会"
+    assert dangan_json("status", "--archive", archive)["meetings_to_move"] == []
+    for year in (2021, 2022):  # each into the year it was held
+        [moved] = _in_series(archive, f"局务会/{year}")
+        assert moved.startswith(f"records/会议记录/局务会/{year}/")
+        assert _in_series(archive, f"局长办公会议/{year}") == [moved]  # the old name finds it
+        history = dangan_json("history", moved, "--archive", archive)
+        assert history["events"][-1]["reason"] == "并入局务会"
+    assert not list((archive / "records" / "会议记录" / "局长办公会议").rglob("*.pdf"))
+    again = run_dangan(*command[1:], "--archive", archive)
+    assert again.returncode == 7 and "没有已归档的会议记录" in again.stderr
 
 
 def test_minutes_move_into_a_series_named_as_minutes_name_it(

@@ -71,7 +71,7 @@ class Status:
     # Meetings filed under their own name, not a configured type: name -> records (most first)
     meetings_unconfigured: dict[str, int] = field(default_factory=dict)
     # Names the rules now map to a configured type whose records still sit under the name:
-    # {name, type, records, example (one record), dossier (where it goes)}
+    # {name, type, records, folder (records/会议记录/<name>)}
     meetings_to_move: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -172,22 +172,12 @@ def _unconfigured(archive: Archive, status: Status) -> None:
     for name, count in series.items():
         target = None if name in known else rules.canonical_meeting(name)
         if target is not None:
-            status.meetings_to_move.append({"name": name, "type": target, "records": count})
+            folder = f"records/{TOP_FOLDERS['meeting']}/{name}"
+            status.meetings_to_move.append(
+                {"name": name, "type": target, "records": count, "folder": folder}
+            )
         elif name not in known:
             status.meetings_unconfigured[name] = count
-    if not status.meetings_to_move:
-        return
-    db = sqlite3.connect(f"{archive.catalog_path.as_uri()}?mode=ro", uri=True, timeout=5.0)
-    try:
-        for item in status.meetings_to_move:
-            path, year = db.execute(
-                "SELECT path, year FROM records WHERE dossier_kind = 'meeting' "
-                "AND status = 'filed' AND meeting_type = ? ORDER BY path LIMIT 1",
-                (item["name"],),
-            ).fetchone()
-            item["example"], item["dossier"] = f"records/{path}", f"{item['type']}/{year}"
-    finally:
-        db.close()
 
 
 def configured_meetings(archive: Archive, rules: Rules | None = None) -> set[str]:
@@ -235,7 +225,7 @@ def _catalog(path: Path, status: Status) -> None:
         status.meetings_unconfigured = dict(
             db.execute(
                 "SELECT meeting_type, count(*) FROM records WHERE dossier_kind = 'meeting' "
-                "AND meeting_type IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"
+                "AND status = 'filed' AND meeting_type IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"
             )
         )
         last = db.execute(
@@ -297,8 +287,8 @@ def next_steps(s: Status) -> list[str]:
     for item in s.meetings_to_move:
         steps.append(
             f"会议“{item['name']}”已在 rules.yaml 中并入“{item['type']}”, 但已归档的 "
-            f"{item['records']} 份仍存于 records/会议记录/{item['name']}/: 逐份移入, 如 "
-            f"dangan move {item['example']} {item['dossier']} --reason 并入{item['type']}"
+            f"{item['records']} 份仍存于 {item['folder']}/: 移入 (各入其召开年份): "
+            f"dangan move {item['folder']} {item['type']} --reason 并入{item['type']}"
         )
     if s.catalog == "ok" and not s.index_rebuilding and s.indexed != s.records:
         steps.append("检索索引与目录不一致: 下次归档时自动补齐, 或运行 dangan reindex")

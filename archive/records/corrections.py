@@ -39,7 +39,7 @@ from archive.records.catalog import Catalog
 from archive.records.moves import MovePlan, move_record, plan_move, plan_move_to, record_rel
 from archive.records.moves import recover_moves as recover_moves
 from archive.records.numbering import NumberingPolicy, numbered
-from archive.records.store import read_sidecar, sidecar_of
+from archive.records.store import TOP_FOLDERS, read_sidecar, sidecar_of
 
 WITHDRAWN = "已撤出"
 _KIND_OF_DOSSIER = {"materials": "other"}
@@ -318,6 +318,69 @@ def move_to_dossier(
         at=clock().isoformat(),
         policy=policy,
     )
+
+
+def meeting_folder(ref: str) -> tuple[str, int | None] | None:
+    """``records/会议记录/<名称>[/<年>]`` → (名称, 年 or None); None when ``ref`` names no
+    meeting folder (a record's path, a 档号 …)."""
+    parts = ref.strip().removeprefix("records/").strip("/").split("/")
+    if len(parts) not in (2, 3) or parts[0] != TOP_FOLDERS["meeting"] or "." in parts[-1]:
+        return None
+    if any(p in ("", ".", "..") for p in parts):
+        return None
+    year = parts[2] if len(parts) == 3 else None
+    if year is not None and not (year.isdigit() and len(year) == 4):
+        return None
+    return parts[1], int(year) if year else None
+
+
+def move_meeting_folder(
+    archive: Archive,
+    catalog: Catalog,
+    folder: str,
+    target: str,
+    *,
+    actor: str,
+    reason: str,
+    policy: NumberingPolicy | None = None,
+    clock: Clock = local_now,
+    canonical: Canonical | None = None,
+) -> list[Corrected]:
+    """Every record of a meeting's folder (``records/会议记录/局长办公会议``, or one year of it)
+    into the meeting ``target`` names (``局务会``, or ``局务会/2022``), each into the year it
+    was held: what a bureau does after adopting a name as a title of a configured type.
+    Each record is one move (one event in its history); run again, it moves what is left."""
+    found = meeting_folder(folder)
+    if found is None:
+        raise UsageError(f"{folder}: 不是会议记录的文件夹, 应为 records/会议记录/会议名称[/年份]")
+    name, year = found
+    head, slash, wanted = target.strip().rpartition("/")
+    if not (slash and wanted.isdigit() and len(wanted) == 4):
+        head, wanted = target.strip(), ""
+    where = "dossier_kind = 'meeting' AND status = 'filed' AND meeting_type = ?"
+    rows = catalog.records(where, (name,))
+    rows = [r for r in rows if year is None or r["year"] == year]
+    if not rows:
+        raise NotFoundError(f"{folder}: 没有已归档的会议记录 (dangan show {name} 可查)")
+    if wanted and any(r["year"] != int(wanted) for r in rows):
+        raise UsageError(
+            f"{target}: {folder} 中有不是 {wanted} 年的记录; 只写会议名称 (不写年份), "
+            "每份即移入其召开年份"
+        )
+    return [
+        move_to_dossier(
+            archive,
+            catalog,
+            f"records/{row['path']}",
+            f"{head}/{row['year']}",
+            actor=actor,
+            reason=reason,
+            policy=policy,
+            clock=clock,
+            canonical=canonical,
+        )
+        for row in rows
+    ]
 
 
 # --------------------------------------------------------------------------- edit
