@@ -43,6 +43,7 @@ from archive.records.store import (
     sha256_file,
     write_json_atomic,
 )
+from indexers.diagnostics import summarise_warnings
 
 
 class PageLike(Protocol):
@@ -75,6 +76,7 @@ class _Prefetch:
 
     checked: Preflight
     extraction: ExtractionLike | None
+    seconds: float = 0.0  # spent reading ahead
 
 
 @dataclass
@@ -82,7 +84,7 @@ class Outcome:
     """What happened to one source file (one JSON object of ``dangan ingest --json``)."""
 
     source: str
-    outcome: str  # filed | unfiled | duplicate | quarantined | skipped
+    outcome: str  # filed | unfiled | duplicate | quarantined | skipped | waiting
     sha256: str | None = None
     record: str | None = None
     kind: str | None = None
@@ -90,6 +92,7 @@ class Outcome:
     reason: str | None = None
     code: str | None = None
     archival_code: str | None = None  # 档号
+    elapsed: float | None = None  # seconds spent on this file (reading, OCR, filing)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -115,7 +118,19 @@ def _pages_json(extraction: ExtractionLike | None) -> dict[str, Any]:
         )
     verdicts = [p["quality"]["verdict"] for p in pages if p["quality"]]
     legible = None if not verdicts else all(v == "清晰" for v in verdicts)
-    return {"pages": pages, "legible": legible}
+    unread = [{"number": p.number, "reason": p.error} for p in getattr(extraction, "unread", [])]
+    if unread:
+        legible = False  # a page whose text could not be read is not a legible record
+    return {"pages": pages, "legible": legible, "unread_pages": unread}
+
+
+def _unread_finding(unread: list[dict[str, Any]]) -> dict[str, str]:
+    pages = "、".join(str(u["number"]) for u in unread)
+    why = "; ".join(str(u["reason"]) for u in unread[:3])
+    return {
+        "code": "unread_pages",
+        "message": f"第{pages}页的文字无法读取 ({why}); 请重新扫描或导出这几页",
+    }
 
 
 class Intake:
@@ -133,6 +148,8 @@ class Intake:
         on_filed: Callable[[str, dict[str, Any]], None] | None = None,
         prefetch: int = 1,
         numbering: NumberingPolicy | None = None,
+        on_pages: Callable[[str, int, int], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.archive = archive
         self.catalog = catalog
@@ -143,6 +160,8 @@ class Intake:
         self.on_filed = on_filed
         self.prefetch = prefetch
         self.numbering = numbering  # None: documents are filed without a 档号
+        self.on_pages = on_pages  # (file name, pages read, pages in all) within one document
+        self.sleep = sleep
         self.recovered = self._recover()
 
     # ------------------------------------------------------------ recovery
@@ -196,7 +215,9 @@ class Intake:
         paths: Iterable[Path] | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> list[Outcome]:
-        """Process the inbox (``paths=None``) or the given files and folders, once."""
+        """Process the inbox (``paths=None``) or the given files and folders, once, as they
+        are (files not settled yet are left; :func:`archive.intake.settling.ingest_inbox`
+        waits for them)."""
         if paths is None:
             todo = list(self.inbox_files())
         else:
@@ -206,10 +227,21 @@ class Intake:
                     todo.extend(_walk(path))
                 else:
                     todo.append((path, path.parent))
+        return self.run_files(todo, progress)
+
+    def run_files(
+        self,
+        todo: list[tuple[Path, Path]],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Outcome]:
+        """Process (file, root) pairs in order; each outcome says how long its file took."""
         outcomes = []
         for index, (path, root, pre) in enumerate(self._prefetched(todo), 1):
+            start = time.perf_counter()
             outcome = self.process(path, root, pre)
             if outcome is not None:
+                ahead = pre.seconds if pre is not None else 0.0
+                outcome.elapsed = round(ahead + time.perf_counter() - start, 3)
                 outcomes.append(outcome)
             if progress is not None:
                 progress(index, len(todo))
@@ -245,12 +277,23 @@ class Intake:
             parts = decode_relpath(path.relative_to(root))
             if parts is None:
                 return None
+            start = time.perf_counter()
             checked = preflight(path, self.archive.config, parts[-1])
             if checked.rejection is not None or self.extractor is None:
-                return _Prefetch(checked, None)
-            return _Prefetch(checked, self.extractor(path, checked))
+                return _Prefetch(checked, None, time.perf_counter() - start)
+            extraction = self._extract(path, checked, parts[-1])
+            return _Prefetch(checked, extraction, time.perf_counter() - start)
         except Exception:
             return None
+
+    def _extract(self, path: Path, checked: Preflight, name: str) -> ExtractionLike | None:
+        assert self.extractor is not None
+        if self.on_pages is None:
+            return self.extractor(path, checked)
+        on_pages = self.on_pages
+        return self.extractor(  # type: ignore[call-arg]
+            path, checked, progress=lambda done, total: on_pages(name, done, total)
+        )
 
     def process(
         self,
@@ -284,8 +327,9 @@ class Intake:
             )
         except Exception as exc:  # the per-file boundary: record, set aside, go on
             try:
+                parts = decode_relpath(path.relative_to(root))  # keep the file's own name
                 return self._quarantine(
-                    path, root, Rejection("internal_error", repr(exc)[:200]), None
+                    path, root, Rejection("internal_error", repr(exc)[:200]), None, parts
                 )
             except Exception as again:  # leave it in the inbox, say why, go on
                 return Outcome(
@@ -333,7 +377,7 @@ class Intake:
             if pre is not None and pre.extraction is not None:
                 extraction: ExtractionLike | None = pre.extraction
             else:
-                extraction = self.extractor(path, checked) if self.extractor else None
+                extraction = self._extract(path, checked, display) if self.extractor else None
         except ArchiveError as exc:  # e.g. indexers' ExtractError: every page unreadable
             return self._quarantine(
                 path, root, Rejection("unreadable_content", exc.message), sha, parts
@@ -348,12 +392,14 @@ class Intake:
                 findings.append({"code": "extension_mismatch", "message": note})
         pages_json = _pages_json(extraction)
         name_seals(pages_json["pages"], (self.archive.config.bureau,))
-        if pages_json["legible"] is False:
-            bad = [
-                f"第{p['number']}页: {'; '.join(p['quality']['reasons'])}"
-                for p in pages_json["pages"]
-                if p["quality"] and p["quality"]["verdict"] != "清晰"
-            ]
+        if pages_json["unread_pages"]:
+            findings.append(_unread_finding(pages_json["unread_pages"]))
+        bad = [
+            f"第{p['number']}页: {'; '.join(p['quality']['reasons'])}"
+            for p in pages_json["pages"]
+            if p["quality"] and p["quality"]["verdict"] != "清晰"
+        ]
+        if bad:
             findings.append({"code": "illegible", "message": "扫描件不清晰: " + " / ".join(bad)})
         if keys.dossier_kind == "household" and keys.licence_no:
             roster = self.catalog.household(keys.licence_no)
@@ -372,6 +418,8 @@ class Intake:
                 f"{checked.mime}, {checked.pages or '?'} 页"
                 + "".join(f"; {n}" for n in checked.notes),
             ),
+            *[self._event("read", note) for note in getattr(extraction, "notes", [])],
+            *self._warning_events(extraction),
             self._event("filed", self._rel(record)),
         ]
         sidecar: dict[str, Any] = {
@@ -420,6 +468,13 @@ class Intake:
             else "; ".join(keys.notes) or "未能确定所属档案(许可证号/案号/会议)",
             code=None if dossier_kind != "tray" else "unresolved",
         )
+
+    def _warning_events(self, extraction: ExtractionLike | None) -> list[dict[str, str]]:
+        messages = list(getattr(extraction, "warnings", None) or [])
+        if not messages:
+            return []
+        count = int(getattr(extraction, "warning_count", len(messages)))
+        return [self._event("warnings", summarise_warnings(messages, count))]
 
     # ------------------------------------------------------------ set aside
 

@@ -52,10 +52,15 @@ class PoolExtractor:
             return 1
         return int(self.pool.workers)
 
-    def __call__(self, path: Path, checked: Preflight) -> Any:
+    def __call__(
+        self,
+        path: Path,
+        checked: Preflight,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Any:
         if checked.mime not in ("application/pdf", "image/jpeg", "image/png", "image/tiff"):
             return None
-        return self.extract_document(path, checked.mime, ocr=self.pool)
+        return self.extract_document(path, checked.mime, ocr=self.pool, progress=progress)
 
 
 def numbering_policy(archive: Archive) -> NumberingPolicy:
