@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import threading
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from archive.core.config import init_archive
+from archive.core.config import CONFIG_NAME, init_archive
 from archive.core.errors import UsageError
 from archive.intake.intake import Outcome
 from archive.intake.pipeline import after_batch, extractor_for, make_intake
@@ -107,9 +108,24 @@ def init(
     case_prefixes: tuple[str, ...],
     fonds: str,
 ) -> None:
-    """创建档案库: dangan.toml, inbox/<类别>/, records/, quarantine/。"""
+    """创建档案库: dangan.toml, inbox/<类别>/, records/, quarantine/。
+
+    许可证号区划码 (本县许可证号的前6位) 用 --area-code 给出; 在终端中运行时会询问;
+    都没有时, 导入第一份名册 (dangan households import) 时按名册推断。"""
+    if not area_codes and sys.stdin.isatty() and not (directory / CONFIG_NAME).exists():
+        answer = click.prompt(
+            "本县许可证号区划码 (许可证号前6位, 多个用逗号分隔; 不知道可直接回车, 导入名册时自动推断)",
+            default="",
+            show_default=False,
+        )
+        area_codes = tuple(c for c in re.split(r"[,，、\s]+", answer.strip()) if c)
+    bad = [c for c in area_codes if not (c.isascii() and c.isdigit() and 2 <= len(c) <= 12)]
+    if bad:
+        raise UsageError(f"区划码应为数字 (如 610522), 不是: {'、'.join(bad)}")
     archive = init_archive(directory, bureau, area_codes, case_prefixes, fonds)
     click.echo(f"档案库已就绪: {archive.root}")
+    if not archive.config.area_codes:
+        click.echo("  未设区划码: 只认带“许可证号”标签的号码; 导入名册时将按名册自动设置", err=True)
     for name in archive.config.kinds:
         click.echo(f"  收件箱: {archive.inbox / name}")
 

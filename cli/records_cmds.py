@@ -175,11 +175,17 @@ def households_import(file: Path, as_json: bool, archive_dir: Path | None) -> No
     from archive.intake.pipeline import import_roster
 
     archive = open_archive(archive_dir)
+    before = archive.config.area_codes
     imported = import_roster(archive, file)
+    codes = archive.config.area_codes
     if as_json:
-        emit_json({"imported": imported, "roster": str(archive.roster_path)})
+        emit_json(
+            {"imported": imported, "roster": str(archive.roster_path), "area_codes": list(codes)}
+        )
     else:
         click.echo(f"已导入 {imported} 户 → {archive.roster_path}")
+        if codes != before:
+            click.echo(f"已按名册设置本县区划码: {'、'.join(codes)} (写入 dangan.toml)")
 
 
 @households.command("list")

@@ -37,6 +37,7 @@ CODE_LABELS = {
     "missing_document": "缺少文书",
     "no_dossier": "无档案",
     "illegible": "扫描不清晰",
+    "unread_pages": "页面无法读取",
     "title_mismatch": "标题与内容不符",
     "extension_mismatch": "扩展名与内容不符",
     "meeting_missing": "会议无记录",
@@ -288,7 +289,20 @@ def _case_conditions(names: list[str]) -> tuple[str, list[str]]:
 def record_findings(r: RecordInfo, criterion: str | None, what: str) -> list[AuditFinding]:
     """Findings about one record's own quality (legibility, title, extension)."""
     out = []
-    if r.legible == 0 or "illegible" in r.codes:
+    if "unread_pages" in r.codes:
+        out.append(
+            AuditFinding(
+                "unread_pages",
+                ERROR,
+                what,
+                r.ref,
+                criterion,
+                f"{r.doc_type or r.title} 有页面的文字无法读取（页面图像或内容已损坏），"
+                "不能作为证明材料",
+                "打开原件核对；重新扫描或导出后放回收件箱原文件夹，再把本件移出档案",
+            )
+        )
+    if "illegible" in r.codes or (r.legible == 0 and "unread_pages" not in r.codes):
         out.append(
             AuditFinding(
                 "illegible",

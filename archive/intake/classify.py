@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING
 
 from archive.core.config import ArchiveConfig
 from archive.core.dockeys import DocKeys
-from archive.core.keys import find_case_numbers, find_dates, find_licence_numbers, to_halfwidth
+from archive.core.keys import (
+    LICENCE_LABELS,
+    find_case_numbers,
+    find_dates,
+    find_licence_numbers,
+    to_halfwidth,
+)
 from archive.core.meetings import (
     dates_in,
     looks_like_meeting,
@@ -391,8 +397,8 @@ def _normalise_brackets(text: str, prefixes: tuple[str, ...]) -> str:
     )
     cls = re.escape(_BRACKET_LIKE)
     pattern = re.compile(
-        rf"({alts})\s*[{cls}]?\s*((?:19|20)(?:\s?\d){{2}})\s*[{cls}]?\s*(第?)\s*"
-        rf"(\d(?:\s?\d){{0,4}})\s*号"
+        rf"({alts})\s*[{cls}]?\s*((?:19|20)\d{{2}})\s*[{cls}]?\s*(第?)\s*"
+        rf"(?<!\d)(\d{{1,5}})\s*号"
     )
     return pattern.sub(
         lambda m: (
@@ -410,15 +416,11 @@ def _case_numbers(text: str, config: ArchiveConfig, case_doc: bool) -> list[str]
     return found
 
 
-def _licence_numbers(lines: list[str], text: str, rules: Rules, config: ArchiveConfig) -> list[str]:
-    """Valid licence numbers, those after a licence label first."""
-    labelled: list[str] = []
-    for value in _labelled(lines, rules.label("licence"), line_start=False):
-        for number in find_licence_numbers(value, config.area_codes):
-            if number not in labelled:
-                labelled.append(number)
-    rest = [n for n in find_licence_numbers(text, config.area_codes) if n not in labelled]
-    return labelled + rest
+def _licence_numbers(text: str, rules: Rules, config: ArchiveConfig) -> list[str]:
+    """Licence numbers the text states: after a licence label (the rules' labels), or with
+    the bureau's area code; labelled ones first."""
+    labels = rules.label("licence") or LICENCE_LABELS
+    return find_licence_numbers(text, config.area_codes, labels=labels)
 
 
 def classify_text(
@@ -439,7 +441,7 @@ def classify_text(
     out.doc_type, out.confidence, out.confident = _decide_type(out.scores, rules)
     out.scores = dict(sorted(out.scores.items(), key=lambda kv: -kv[1])[:4])
     dossiers = rules.types[out.doc_type].dossiers if out.doc_type else ()
-    out.licence_nos = _licence_numbers(lines, text, rules, config)
+    out.licence_nos = _licence_numbers(text, rules, config)
     out.licence_no = out.licence_nos[0] if out.licence_nos else None
     out.case_nos = _case_numbers(text, config, "case" in dossiers)
     out.case_no = out.case_nos[0] if out.case_nos else None

@@ -100,7 +100,7 @@ class Outcome:
 
 def _pages_json(extraction: ExtractionLike | None) -> dict[str, Any]:
     if extraction is None:
-        return {"pages": [], "legible": None}
+        return {"pages": [], "legible": None, "unread_pages": []}
     pages = []
     for page in extraction.pages:
         quality = getattr(page, "quality", None)

@@ -47,7 +47,8 @@ def keys_from_path(parts: list[str], kind: str, config: ArchiveConfig) -> DocKey
     stem = name.rsplit(".", 1)[0] if "." in name else name
     ordered = [*dirs, stem]
     for part in ordered:
-        numbers = find_licence_numbers(part, config.area_codes)
+        # inside the inbox's household folder, the folder names are licence-number labels
+        numbers = find_licence_numbers(part, config.area_codes, labelled=kind == "household")
         if numbers and keys.licence_no is None:
             keys.licence_no = numbers[0]
             keys.retailer = _retailer_from(part, numbers[0]) if part in dirs else None

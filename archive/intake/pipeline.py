@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archive.core.config import Archive
+from archive.core.config import Archive, set_area_codes
+from archive.core.keys import infer_area_codes
 from archive.intake.classify import make_classifier
 from archive.intake.intake import Extractor, Intake
 from archive.intake.preflight import Preflight
@@ -90,9 +91,15 @@ def after_batch(archive: Archive, catalog: Catalog, *, changed: Iterable[str] = 
 def import_roster(archive: Archive, file: Path) -> int:
     """Replace the roster with ``file`` (CSV or XLSX, validated whole first), rename the
     household folders whose retailer's name changed, and refile what it now resolves.
+    An archive without area codes (a new one) takes them from this roster (the county codes
+    its licence numbers begin with), so that unlabelled numbers of the county are found.
     Returns the number of households imported."""
     rows = parse_roster(file, archive.config.area_codes)
     with archive.writer_lock(), open_catalog(archive) as catalog:
+        if not archive.config.area_codes:
+            codes = infer_area_codes(str(r["licence_no"]) for r in rows if r.get("licence_no"))
+            if codes:
+                set_area_codes(archive, codes)
         write_roster(archive.roster_path, rows)
         catalog.replace_households(rows)
         moved: list[str] = []

@@ -34,6 +34,7 @@ from indexers.search import SearchIndex
 KIND_LABELS = {**TOP_FOLDERS, "tray": TRAY}
 FLAGGED = {
     "illegible": "扫描不清晰",
+    "unread_pages": "页面无法读取",
     "title_mismatch": "标题与内容不符",
     "key_mismatch": "编号与内容不符",
 }
@@ -219,7 +220,10 @@ def _catalog(path: Path, status: Status) -> None:
                 tuple(FLAGGED),
             )
         )
-        illegible = db.execute("SELECT count(*) FROM records WHERE legible = 0").fetchone()[0]
+        illegible = db.execute(
+            "SELECT count(*) FROM records WHERE legible = 0 AND record_id NOT IN "
+            "(SELECT record_id FROM findings WHERE code = 'unread_pages')"
+        ).fetchone()[0]
         flagged["illegible"] = max(flagged.get("illegible", 0), illegible)
         status.flagged = {code: flagged[code] for code in FLAGGED if flagged.get(code)}
         status.meetings_unconfigured = dict(
@@ -263,6 +267,11 @@ def next_steps(s: Status) -> list[str]:
     if s.flagged.get("illegible"):
         steps.append(
             f"{s.flagged['illegible']} 份扫描件不清晰: 重新扫描后放入收件箱; dangan audit 列出"
+        )
+    if s.flagged.get("unread_pages"):
+        steps.append(
+            f"{s.flagged['unread_pages']} 份文件有页面的文字无法读取 (图像或内容损坏): "
+            "dangan audit 列出, 重新扫描或导出后放入收件箱"
         )
     mislabelled = s.flagged.get("title_mismatch", 0) + s.flagged.get("key_mismatch", 0)
     if mislabelled:
