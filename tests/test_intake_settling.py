@@ -29,7 +29,8 @@ def _settling_archive(root: Path, settle: float = 2.0) -> Path:
 
 
 def test_copy_then_ingest_files_everything_at_once(tmp_path: Path) -> None:
-    archive = _settling_archive(tmp_path / "档案库")
+    # settle long enough that the files are still fresh when a slow machine starts dangan
+    archive = _settling_archive(tmp_path / "档案库", settle=6.0)
     scans = tmp_path / "scans"
     scans.mkdir()
     for n in range(5):

@@ -35,12 +35,15 @@ from archive.records.store import (
     SIDECAR_SCHEMA,
     ChecksumMismatch,
     Derivative,
+    Staged,
+    barrier,
+    commit,
     dossier_folder,
-    journal_done,
+    journal_file_done,
     next_record_name,
-    publish,
     recover,
     sha256_file,
+    stage,
     write_json_atomic,
 )
 from indexers.diagnostics import summarise_warnings
@@ -77,6 +80,24 @@ class _Prefetch:
     checked: Preflight
     extraction: ExtractionLike | None
     seconds: float = 0.0  # spent reading ahead
+    classified: tuple[DocKeys, list[dict[str, str]]] | None = None  # keys and findings
+
+
+# Files filed together: their copies fsynced in one round, their folders once each.
+BATCH = 32
+
+
+@dataclass
+class _Pending:
+    """A file staged for filing, waiting for its batch's commit."""
+
+    staged: Staged
+    source: Path
+    root: Path
+    parts: list[str]
+    from_inbox: bool
+    sidecar: dict[str, Any]
+    outcome: Outcome
 
 
 @dataclass
@@ -161,6 +182,9 @@ class Intake:
         self.prefetch = prefetch
         self.numbering = numbering  # None: documents are filed without a 档号
         self.on_pages = on_pages  # (file name, pages read, pages in all) within one document
+        self.batch = 1  # files staged before their fsyncs are done together (run_files: more)
+        self._pending: list[_Pending] = []
+        self._real_folders: dict[Path, Path] = {}
         self.sleep = sleep
         self.recovered = self._recover()
 
@@ -169,7 +193,13 @@ class Intake:
     def _recover(self) -> int:
         """Finish or undo publishes a crash interrupted; drop stale quarantine notes."""
         count = 0
-        for item in recover(self.archive.journal):
+        recovered = recover(self.archive.journal)
+        for item in recovered:
+            if not item.completed:  # undone: a row catalogued while it was staged goes too
+                row = self.catalog.by_sha(item.sha256)
+                if row is not None and row["path"] == self._rel(item.record):
+                    self.catalog.delete(item.sha256)
+                    self.catalog.commit()
             if item.completed:
                 from archive.records.store import read_sidecar, sidecar_of
 
@@ -182,8 +212,9 @@ class Intake:
                     and sha256_file(source) == item.sha256
                 ):
                     source.unlink()
-            journal_done(self.archive.journal, item.sha256)
             count += 1
+        for entry_file in dict.fromkeys(item.entry_file for item in recovered):
+            journal_file_done(entry_file)  # a batch's entry only once all of it is handled
         return count
 
     # ------------------------------------------------------------ helpers
@@ -193,10 +224,21 @@ class Intake:
 
     def _in_inbox(self, path: Path) -> bool:
         try:
-            (path.parent.resolve() / path.name).relative_to(self.archive.inbox.resolve())
+            (self._real(path.parent) / path.name).relative_to(self._real(self.archive.inbox))
             return True
         except ValueError:
             return False
+
+    def _real(self, folder: Path) -> Path:
+        """``folder`` with symbolic links resolved; one lstat per folder not seen before."""
+        known = self._real_folders.get(folder)
+        if known is None:
+            if folder.parent == folder or folder.is_symlink() or not folder.is_absolute():
+                known = folder.resolve()
+            else:
+                known = self._real(folder.parent) / folder.name
+            self._real_folders[folder] = known
+        return known
 
     def _now(self) -> str:
         return self.clock().isoformat()
@@ -236,15 +278,20 @@ class Intake:
     ) -> list[Outcome]:
         """Process (file, root) pairs in order; each outcome says how long its file took."""
         outcomes = []
-        for index, (path, root, pre) in enumerate(self._prefetched(todo), 1):
-            start = time.perf_counter()
-            outcome = self.process(path, root, pre)
-            if outcome is not None:
-                ahead = pre.seconds if pre is not None else 0.0
-                outcome.elapsed = round(ahead + time.perf_counter() - start, 3)
-                outcomes.append(outcome)
-            if progress is not None:
-                progress(index, len(todo))
+        self.batch = BATCH
+        try:
+            for index, (path, root, pre) in enumerate(self._prefetched(todo), 1):
+                start = time.perf_counter()
+                outcome = self.process(path, root, pre)
+                if outcome is not None:
+                    ahead = pre.seconds if pre is not None else 0.0
+                    outcome.elapsed = round(ahead + time.perf_counter() - start, 3)
+                    outcomes.append(outcome)
+                if progress is not None:
+                    progress(index, len(todo))
+            self.commit_pending()
+        finally:
+            self.batch = 1
         return outcomes
 
     def _prefetched(
@@ -282,9 +329,20 @@ class Intake:
             if checked.rejection is not None or self.extractor is None:
                 return _Prefetch(checked, None, time.perf_counter() - start)
             extraction = self._extract(path, checked, parts[-1])
-            return _Prefetch(checked, extraction, time.perf_counter() - start)
+            classified = None
+            if self.classifier is not None:  # pure: done here, beside the filing thread's I/O
+                text = extraction.text if extraction else ""
+                classified = self.classifier(self._path_keys(parts), text)
+            return _Prefetch(checked, extraction, time.perf_counter() - start, classified)
         except Exception:
             return None
+
+    def _path_keys(self, parts: list[str]) -> DocKeys:
+        """Keys from the inbox path: the kind folder, sub-folders and file name."""
+        kind_folder = parts[0] if len(parts) > 1 else ""
+        if kind_folder in self.archive.config.kinds:
+            return keys_from_path(parts[1:], self.archive.kind_of(kind_folder), self.archive.config)
+        return keys_from_path(parts, "other", self.archive.config)
 
     def _extract(self, path: Path, checked: Preflight, name: str) -> ExtractionLike | None:
         assert self.extractor is not None
@@ -360,18 +418,13 @@ class Intake:
         if checked.rejection is not None:
             return self._quarantine(path, root, checked.rejection, None, parts)
         sha = sha256_file(path)
+        if any(p.staged.sha == sha for p in self._pending):
+            self.commit_pending()  # the same content staged a moment ago: a duplicate now
         existing = self.catalog.by_sha(sha)
         if existing is not None:
             return self._duplicate(path, root, sha, existing["path"], parts)
         from_inbox = self._in_inbox(path)
-        kind_folder = parts[0] if len(parts) > 1 else ""
-        kind = (
-            self.archive.kind_of(kind_folder)
-            if kind_folder in self.archive.config.kinds
-            else "other"
-        )
-        key_parts = parts[1:] if kind_folder in self.archive.config.kinds else parts
-        keys = keys_from_path(key_parts, kind, self.archive.config)
+        keys = self._path_keys(parts)
         claimed = keys.doc_type
         try:
             if pre is not None and pre.extraction is not None:
@@ -385,8 +438,11 @@ class Intake:
         findings: list[dict[str, str]] = []
         if forced is not None:
             keys = copy.deepcopy(forced)
+        elif pre is not None and pre.classified is not None:
+            keys, findings = pre.classified
         elif self.classifier is not None:
             keys, findings = self.classifier(keys, extraction.text if extraction else "")
+        findings = list(findings)
         for note in checked.notes:
             if "扩展名" in note:
                 findings.append({"code": "extension_mismatch", "message": note})
@@ -409,7 +465,10 @@ class Intake:
             keys.year = self.clock().year  # work materials without a year: the year they were filed
         dossier_kind, dossier_key, folder = dossier_folder(self.archive.records, keys)
         label = keys.doc_type or safe_component(Path(display).stem)
-        record = folder / next_record_name(folder, label, checked.extension)
+        staged_here = [
+            p.staged.record.name for p in self._pending if p.staged.record.parent == folder
+        ]
+        record = folder / next_record_name(folder, label, checked.extension, staged_here)
         source_label = "inbox/" + "/".join(parts) if from_inbox else str(path)
         events = [
             self._event("received", source_label),
@@ -447,15 +506,7 @@ class Intake:
         if extraction is not None and extraction.searchable_pdf:
             derivatives.append(Derivative(".ocr.pdf", extraction.searchable_pdf))
             sidecar["derivatives"] = {"searchable_pdf": record.stem + ".ocr.pdf"}
-        publish(self.archive.journal, path, record, sidecar, derivatives)
-        self.catalog.upsert(self._rel(record), sidecar)
-        if from_inbox:
-            path.unlink()
-            _fsync_parent(path)
-        journal_done(self.archive.journal, sha)
-        if self.on_filed is not None:
-            self.on_filed(self._rel(record), sidecar)
-        return Outcome(
+        outcome = Outcome(
             source=source_label,
             outcome="filed" if dossier_kind != "tray" else "unfiled",
             sha256=sha,
@@ -468,6 +519,48 @@ class Intake:
             else "; ".join(keys.notes) or "未能确定所属档案(许可证号/案号/会议)",
             code=None if dossier_kind != "tray" else "unresolved",
         )
+        staged = stage(
+            self.archive.journal, path, record, sidecar, derivatives, sync=self.batch <= 1
+        )
+        # catalogued now, uncommitted: the next file's 档号 (next_item) sees this one
+        self.catalog.upsert(self._rel(record), sidecar, commit=False)
+        self._pending.append(_Pending(staged, path, root, parts, from_inbox, sidecar, outcome))
+        if len(self._pending) >= self.batch:
+            self.commit_pending()
+        return outcome
+
+    def commit_pending(self) -> None:
+        """Make the staged files records (one round of fsyncs for them all), catalog them,
+        then remove their sources from the inbox (:mod:`archive.records.store`)."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        errors = commit([p.staged for p in pending], self.archive.root)
+        done = []
+        for item, error in zip(pending, errors, strict=True):
+            if error is None:
+                done.append(item)
+            else:  # undone: set aside like any file that fails at its own boundary
+                self.catalog.delete(item.staged.sha)
+                self.catalog.commit()
+                elapsed = item.outcome.elapsed
+                item.outcome.__dict__.update(self._set_aside(item, error).__dict__)
+                item.outcome.elapsed = elapsed
+        self.catalog.commit()
+        inbox_folders: dict[Path, Path] = {}
+        for item in done:
+            if item.from_inbox:
+                item.source.unlink()
+                inbox_folders[item.source.parent] = item.source
+        if inbox_folders and not (len(pending) > 1 and barrier(self.archive.inbox)):
+            for source in inbox_folders.values():
+                _fsync_parent(source)
+        for journal_file in dict.fromkeys(p.staged.journal_file for p in pending):
+            if journal_file is not None:
+                journal_file_done(journal_file)
+        for item in done:
+            if self.on_filed is not None:
+                self.on_filed(self._rel(item.staged.record), item.sidecar)
 
     def _warning_events(self, extraction: ExtractionLike | None) -> list[dict[str, str]]:
         messages = list(getattr(extraction, "warnings", None) or [])
@@ -477,6 +570,20 @@ class Intake:
         return [self._event("warnings", summarise_warnings(messages, count))]
 
     # ------------------------------------------------------------ set aside
+
+    def _set_aside(self, item: _Pending, error: BaseException) -> Outcome:
+        """A staged file its batch could not file: quarantined under its own name, or left
+        in place with the reason when even that fails."""
+        try:
+            rejection = Rejection("internal_error", repr(error)[:200])
+            return self._quarantine(item.source, item.root, rejection, item.staged.sha, item.parts)
+        except Exception as again:
+            return Outcome(
+                _display(item.source),
+                "skipped",
+                reason=f"处理失败且无法隔离, 文件留在原处: {again!r}",
+                code="internal_error",
+            )
 
     def _quarantine_target(self, name: str) -> Path:
         folder = self.archive.quarantine / self.clock().date().isoformat()

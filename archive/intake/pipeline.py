@@ -48,10 +48,12 @@ class PoolExtractor:
 
     @property
     def parallel(self) -> int:
-        """How many documents are worth reading at once (the pool's worker processes)."""
+        """How many documents are worth reading at once: the pool's worker processes, and at
+        least two (the next document is read, in PDFium's C code without the GIL, while the
+        last one is written to disk and fsynced)."""
         if self.pool is None or getattr(self.pool, "in_process", True):
-            return 1
-        return int(self.pool.workers)
+            return 2
+        return max(2, int(self.pool.workers))
 
     def __call__(
         self,
