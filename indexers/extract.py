@@ -101,15 +101,6 @@ class Extraction:
                 return False
         return True
 
-    @property
-    def legible_or_unknown(self) -> bool | None:
-        """The sidecar's ``legible``: False when a page is unclear or unread, None when no
-        page was judged (text layers only, or OCR off)."""
-        if self.unread:
-            return False
-        verdicts = [p.quality.verdict for p in self.pages if p.quality is not None]
-        return None if not verdicts else all(v == CLEAR for v in verdicts)
-
 
 @dataclass
 class _Scan:

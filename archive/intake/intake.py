@@ -28,6 +28,7 @@ from archive.core.errors import ArchiveError
 from archive.core.names import decode_relpath, is_ignored, safe_component
 from archive.intake.pathkeys import keys_from_path
 from archive.intake.preflight import Preflight, Rejection, preflight
+from archive.intake.reading import reading_events, reading_findings, text_json
 from archive.intake.seal_facts import name_seals
 from archive.records.catalog import Catalog
 from archive.records.numbering import NumberingPolicy, numbered
@@ -46,7 +47,6 @@ from archive.records.store import (
     stage,
     write_json_atomic,
 )
-from indexers.diagnostics import summarise_warnings
 
 
 class PageLike(Protocol):
@@ -117,41 +117,6 @@ class Outcome:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def _pages_json(extraction: ExtractionLike | None) -> dict[str, Any]:
-    if extraction is None:
-        return {"pages": [], "legible": None, "unread_pages": []}
-    pages = []
-    for page in extraction.pages:
-        quality = getattr(page, "quality", None)
-        pages.append(
-            {
-                "number": page.number,
-                "text": page.text,
-                "source": page.source,
-                "rotation": getattr(page, "rotation", 0),
-                "confidence": getattr(page, "confidence", None),
-                "error": getattr(page, "error", None),
-                "quality": None if quality is None else dict(quality.__dict__),
-                "seals": getattr(page, "seals", None),
-            }
-        )
-    verdicts = [p["quality"]["verdict"] for p in pages if p["quality"]]
-    legible = None if not verdicts else all(v == "清晰" for v in verdicts)
-    unread = [{"number": p.number, "reason": p.error} for p in getattr(extraction, "unread", [])]
-    if unread:
-        legible = False  # a page whose text could not be read is not a legible record
-    return {"pages": pages, "legible": legible, "unread_pages": unread}
-
-
-def _unread_finding(unread: list[dict[str, Any]]) -> dict[str, str]:
-    pages = "、".join(str(u["number"]) for u in unread)
-    why = "; ".join(str(u["reason"]) for u in unread[:3])
-    return {
-        "code": "unread_pages",
-        "message": f"第{pages}页的文字无法读取 ({why}); 请重新扫描或导出这几页",
-    }
 
 
 class Intake:
@@ -446,17 +411,9 @@ class Intake:
         for note in checked.notes:
             if "扩展名" in note:
                 findings.append({"code": "extension_mismatch", "message": note})
-        pages_json = _pages_json(extraction)
+        pages_json = text_json(extraction)
         name_seals(pages_json["pages"], (self.archive.config.bureau,))
-        if pages_json["unread_pages"]:
-            findings.append(_unread_finding(pages_json["unread_pages"]))
-        bad = [
-            f"第{p['number']}页: {'; '.join(p['quality']['reasons'])}"
-            for p in pages_json["pages"]
-            if p["quality"] and p["quality"]["verdict"] != "清晰"
-        ]
-        if bad:
-            findings.append({"code": "illegible", "message": "扫描件不清晰: " + " / ".join(bad)})
+        findings += reading_findings(pages_json)
         if keys.dossier_kind == "household" and keys.licence_no:
             roster = self.catalog.household(keys.licence_no)
             if roster is not None:
@@ -477,8 +434,7 @@ class Intake:
                 f"{checked.mime}, {checked.pages or '?'} 页"
                 + "".join(f"; {n}" for n in checked.notes),
             ),
-            *[self._event("read", note) for note in getattr(extraction, "notes", [])],
-            *self._warning_events(extraction),
+            *[self._event(name, detail) for name, detail in reading_events(extraction)],
             self._event("filed", self._rel(record)),
         ]
         sidecar: dict[str, Any] = {
@@ -561,13 +517,6 @@ class Intake:
         for item in done:
             if self.on_filed is not None:
                 self.on_filed(self._rel(item.staged.record), item.sidecar)
-
-    def _warning_events(self, extraction: ExtractionLike | None) -> list[dict[str, str]]:
-        messages = list(getattr(extraction, "warnings", None) or [])
-        if not messages:
-            return []
-        count = int(getattr(extraction, "warning_count", len(messages)))
-        return [self._event("warnings", summarise_warnings(messages, count))]
 
     # ------------------------------------------------------------ set aside
 
