@@ -78,8 +78,9 @@ def init_archive(root: Path, settle: float = 0.0) -> None:
     )
 
 
-def dangan_ingest(source: Path, work: Path, dangan: str = DANGAN) -> tuple[float, int]:
-    archive = work / ("archive" if dangan == DANGAN else "archive-baseline")
+def timed_ingest(source: Path, archive: Path, dangan: str = DANGAN) -> tuple[float, list[str]]:
+    """(seconds, outcomes) of one ``dangan ingest --no-ocr`` of ``source`` copied into the
+    inbox of a fresh ``archive``, process start included."""
     init_archive(archive)
     shutil.copytree(source, archive / "inbox", dirs_exist_ok=True)
     start = time.perf_counter()
@@ -91,8 +92,13 @@ def dangan_ingest(source: Path, work: Path, dangan: str = DANGAN) -> tuple[float
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     elapsed = time.perf_counter() - start
-    filed = sum(1 for line in result.stdout.splitlines() if json.loads(line)["outcome"] == "filed")
-    return elapsed, filed
+    return elapsed, [json.loads(line)["outcome"] for line in result.stdout.splitlines()]
+
+
+def dangan_ingest(source: Path, work: Path, dangan: str = DANGAN) -> tuple[float, int]:
+    archive = work / ("archive" if dangan == DANGAN else "archive-baseline")
+    elapsed, outcomes = timed_ingest(source, archive, dangan)
+    return elapsed, outcomes.count("filed")
 
 
 def damaged_corpus(folder: Path, copies: int) -> list[Path]:
@@ -119,18 +125,10 @@ def damaged_row(work: Path, copies: int) -> tuple[float, float, int, int]:
         done = subprocess.run(["pdftotext", "-q", str(path), "-"], capture_output=True)
         read += done.returncode == 0
     peer = (time.perf_counter() - start) / len(files)
-    archive = work / "damaged-archive"
-    init_archive(archive)
-    shutil.copytree(work / "damaged", archive / "inbox" / "其他", dirs_exist_ok=True)
-    start = time.perf_counter()
-    result = subprocess.run(
-        [DANGAN, "ingest", "--json", "--no-ocr", "--archive", str(archive)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    ours = (time.perf_counter() - start) / len(files)
-    outcomes = [json.loads(line)["outcome"] for line in result.stdout.splitlines()]
+    inbox = work / "damaged-inbox"
+    shutil.copytree(work / "damaged", inbox / "其他")
+    seconds, outcomes = timed_ingest(inbox, work / "damaged-archive")
+    ours = seconds / len(files)
     filed = sum(o in ("filed", "unfiled") for o in outcomes)
     return ours, peer, filed, read
 
