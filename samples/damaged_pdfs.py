@@ -75,9 +75,9 @@ def empty_user_password() -> bytes:
     return _written(writer)
 
 
-def broken_xref() -> bytes:
+def broken_xref(data: bytes | None = None) -> bytes:
     """Every cross-reference offset off by 7, and ``startxref`` pointing into the void."""
-    data = text_pdf(2)
+    data = text_pdf(2) if data is None else data
     start = data.rindex(b"\nxref") + 1
     end = data.index(b"trailer", start)
 
@@ -116,6 +116,13 @@ def undecodable_image() -> bytes:
     noise = random.Random(7).randbytes(40_000)
     _scan_page(writer, b"\xff\xd8\xff\xe0" + noise, (1654, 2339))
     return _written(writer)
+
+
+def scanned_broken_xref(jpeg: bytes, size: tuple[int, int]) -> bytes:
+    """A one-page scan (``jpeg``, grey, ``size`` pixels, A4) whose cross-reference is broken."""
+    writer = PdfWriter()
+    _scan_page(writer, jpeg, size)
+    return broken_xref(_written(writer))
 
 
 def damaged_content() -> bytes:

@@ -164,3 +164,39 @@ def test_an_internal_error_quarantines_the_file_under_its_own_name(tmp_path: Pat
     assert (outcome["outcome"], outcome["code"]) == ("quarantined", "internal_error")
     assert outcome["record"].endswith("/scan 2024-01 (final).pdf"), outcome
     assert (archive / outcome["record"]).is_file()
+
+
+@pytest.mark.slow
+def test_library_warnings_reach_the_history_and_the_log_not_the_terminal(tmp_path: Path) -> None:
+    """A scan with a broken xref: pypdf, writing the searchable copy, warns about it."""
+    from PIL import Image, ImageDraw
+
+    from samples._draw import SERIF, font
+    from samples.damaged_pdfs import scanned_broken_xref
+
+    page = Image.new("L", (1654, 2339), 250)
+    draw = ImageDraw.Draw(page)
+    draw.text((200, 300), "许可证号：610522100123", fill=20, font=font(str(SERIF), 60))
+    draw.text((200, 420), "经营地址：潼关县城关镇东大街", fill=20, font=font(str(SERIF), 60))
+    jpeg = io.BytesIO()
+    page.save(jpeg, "JPEG", quality=85)
+    archive = make_archive(tmp_path / "档案库")
+    config = archive / "dangan.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        re.sub(r"(?ms)^(\[ocr\].*?)enabled = false", r"\1enabled = true", text), encoding="utf-8"
+    )
+    (archive / "inbox" / "其他" / "扫描.pdf").write_bytes(
+        scanned_broken_xref(jpeg.getvalue(), page.size)
+    )
+    result = run_dangan("ingest", "--json", "--archive", archive)
+    assert result.returncode == 0, result.stderr
+    assert "pypdf" not in result.stderr and len(result.stderr.splitlines()) <= 3
+    [outcome] = json_lines(result.stdout)
+    record = archive / outcome["record"]
+    side = json.loads(record.with_name(record.name + ".json").read_text(encoding="utf-8"))
+    assert side["text"]["pages"][0]["source"] == "ocr"
+    assert "610522100123" in side["text"]["pages"][0]["text"]
+    warned = [e for e in side["events"] if e["event"] == "warnings"]
+    assert warned and "pypdf" in warned[0]["detail"], side["events"]
+    assert "pypdf" in (archive / ".dangan" / "dangan.log").read_text(encoding="utf-8")
