@@ -200,3 +200,22 @@ def test_library_warnings_reach_the_history_and_the_log_not_the_terminal(tmp_pat
     warned = [e for e in side["events"] if e["event"] == "warnings"]
     assert warned and "pypdf" in warned[0]["detail"], side["events"]
     assert "pypdf" in (archive / ".dangan" / "dangan.log").read_text(encoding="utf-8")
+
+
+def test_a_pdf_cut_short_that_readers_open_is_filed_and_flagged(tmp_path: Path) -> None:
+    from archive.core.config import ArchiveConfig
+    from archive.intake.preflight import preflight
+    from samples.damaged_pdfs import text_pdf
+
+    whole = text_pdf(2)
+    cut = tmp_path / "传输中断.pdf"
+    cut.write_bytes(whole[:-40])  # trailer and %%EOF lost; every page still there
+    checked = preflight(cut, ArchiveConfig())
+    assert checked.rejection is None and checked.pages == 2
+    [finding] = checked.findings
+    assert finding["code"] == "pdf_incomplete" and "2 页" in finding["message"]
+    header_only = tmp_path / "只剩开头.pdf"
+    header_only.write_bytes(whole[:300])
+    refused = preflight(header_only, ArchiveConfig()).rejection
+    assert refused is not None and refused.code == "pdf_truncated"
+    assert "PDFium、qpdf、poppler 均无法打开" in refused.reason

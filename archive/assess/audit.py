@@ -38,6 +38,7 @@ CODE_LABELS = {
     "no_dossier": "无档案",
     "illegible": "扫描不清晰",
     "unread_pages": "页面无法读取",
+    "pdf_incomplete": "PDF不完整",
     "title_mismatch": "标题与内容不符",
     "extension_mismatch": "扩展名与内容不符",
     "meeting_missing": "会议无记录",
@@ -300,6 +301,18 @@ def record_findings(r: RecordInfo, criterion: str | None, what: str) -> list[Aud
                 f"{r.doc_type or r.title} 有页面的文字无法读取（页面图像或内容已损坏），"
                 "不能作为证明材料",
                 "打开原件核对；重新扫描或导出后放回收件箱原文件夹，再把本件移出档案",
+            )
+        )
+    if "pdf_incomplete" in r.codes:
+        out.append(
+            AuditFinding(
+                "pdf_incomplete",
+                WARNING,
+                what,
+                r.ref,
+                criterion,
+                f"{r.doc_type or r.title} 的 PDF 文件不完整（缺少文件结尾），可能传输中断",
+                "打开核对页数；不全则重新导出，放回收件箱原文件夹，再把本件移出档案",
             )
         )
     if "illegible" in r.codes or (r.legible == 0 and "unread_pages" not in r.codes):

@@ -408,6 +408,7 @@ class Intake:
         elif self.classifier is not None:
             keys, findings = self.classifier(keys, extraction.text if extraction else "")
         findings = list(findings)
+        findings += checked.findings
         for note in checked.notes:
             if "扩展名" in note:
                 findings.append({"code": "extension_mismatch", "message": note})

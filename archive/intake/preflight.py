@@ -105,6 +105,7 @@ class Preflight:
     text_layer: bool | None = None
     rejection: Rejection | None = None
     notes: list[str] = field(default_factory=list)
+    findings: list[dict[str, str]] = field(default_factory=list)  # filed, with these findings
 
     @property
     def extension(self) -> str:
@@ -152,6 +153,17 @@ def _check_pdf(path: Path) -> Preflight:
         return result
     result.pages = opened.pages
     result.notes.extend(opened.notes)
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 2048))
+        complete = b"%%EOF" in fh.read()
+    if not complete:  # cut short (a transfer broke off?): filed as read, and said so
+        result.findings.append(
+            {
+                "code": "pdf_incomplete",
+                "message": f"PDF 文件不完整(缺少文件结尾), 可能传输中断; 已按读到的 "
+                f"{opened.pages} 页归档, 请核对页数, 不全则重新导出后放入收件箱",
+            }
+        )
     return result
 
 
