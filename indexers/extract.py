@@ -180,8 +180,9 @@ def extract_document(
 ) -> Extraction:
     """Read every page of ``path`` (``mime`` decided from its content by the caller).
 
-    Raises :class:`ExtractError` when the file as a whole cannot be opened; a page that
-    cannot be read is recorded on its own page and the others are still read.
+    Raises :class:`ExtractError` when the file as a whole cannot be opened, or not one of its
+    pages can be read; a page that cannot be read is recorded on its own page and the others
+    are still read.
     """
     if mime not in MIMES:
         raise ExtractError(f"{path.name}: 不支持的文件类型 {mime}; 支持 PDF、JPEG、PNG、TIFF")
@@ -195,6 +196,9 @@ def extract_document(
         else:
             out = _extract_images(path, data, mime, ocr, progress)
     out.warnings, out.warning_count = said.messages, said.count
+    if out.pages and len(out.unread) == len(out.pages):
+        reasons = "; ".join(p.error or "" for p in out.unread[:3])
+        raise ExtractError(f"{path.name}: 没有一页能读取 ({reasons})")
     return out
 
 

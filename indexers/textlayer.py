@@ -199,10 +199,11 @@ def open_pdf(source: bytes | Path, name: str) -> OpenedPdf:
         pages = _poppler_pages(data) or 0
         if pages > 0:
             return OpenedPdf(pages, POPPLER, notes=[_repair_note(POPPLER, data)])
+    if b"%%EOF" not in data[-2048:]:
+        raise _refusal(name, "pdf_truncated", tried)
     if failure == "no_pages" or repaired is not None:
         raise _refusal(name, "pdf_no_pages", tried)
-    code = "pdf_truncated" if b"%%EOF" not in data[-2048:] else "pdf_corrupt"
-    raise _refusal(name, code, tried)
+    raise _refusal(name, "pdf_corrupt", tried)
 
 
 def _repair_note(reader: str, data: bytes) -> str:
@@ -259,11 +260,14 @@ def _damaged_streams(data: bytes) -> set[int]:
         with pikepdf.open(io.BytesIO(data), attempt_recovery=True) as pdf:
             for index, page in enumerate(pdf.pages):
                 try:
+                    if "/Contents" not in page.obj:
+                        continue  # a page that draws nothing
                     contents = page.obj.get("/Contents")
                     streams = contents if isinstance(contents, pikepdf.Array) else [contents]
                     for stream in streams:
-                        if isinstance(stream, pikepdf.Stream):
-                            stream.read_bytes()
+                        if not isinstance(stream, pikepdf.Stream):
+                            raise ValueError("content stream missing")  # a lost object
+                        stream.read_bytes()
                 except Exception:
                     bad.add(index)
     except Exception:
@@ -364,7 +368,12 @@ def read_pdf_range(data: bytes, opened: OpenedPdf, start: int, stop: int) -> lis
                 src = PdfPageSource(index + 1, "", False)
                 src.error = f"第{index + 1}页无法读取 ({type(exc).__name__})"
                 out.append(src)
-    _blame_damaged_streams(out, source)
+    _blame_damaged_streams(out, data)  # the original: a repair drops lost objects
+    if b"%%EOF" not in data[-2048:]:  # cut short: an empty page's content may be what was lost
+        for page in out:
+            if page.empty and page.error is None:
+                page.image = None
+                page.error = f"第{page.number}页没有内容(文件不完整, 可能在缺失的部分)"
     return out
 
 

@@ -14,7 +14,7 @@ from conftest import json_lines, make_archive, run_dangan
 
 from indexers.diagnostics import collecting
 from indexers.extract import extract_document
-from indexers.textlayer import PdfUnreadable, open_pdf, read_pdf_pages
+from indexers.textlayer import ExtractError, PdfUnreadable, open_pdf, read_pdf_pages
 from samples.damaged_pdfs import KINDS, MARK, damaged_set, unopenable
 
 
@@ -215,7 +215,25 @@ def test_a_pdf_cut_short_that_readers_open_is_filed_and_flagged(tmp_path: Path) 
     [finding] = checked.findings
     assert finding["code"] == "pdf_incomplete" and "2 页" in finding["message"]
     header_only = tmp_path / "只剩开头.pdf"
-    header_only.write_bytes(whole[:300])
+    header_only.write_bytes(whole[:120])
     refused = preflight(header_only, ArchiveConfig()).rejection
     assert refused is not None and refused.code == "pdf_truncated"
     assert "PDFium、qpdf、poppler 均无法打开" in refused.reason
+
+
+def test_a_pdf_whose_every_page_lost_its_content_is_not_filed_as_blank(tmp_path: Path) -> None:
+    """The first 300 bytes of a PDF: catalog and page objects, the content gone. qpdf opens
+    it, but no page can be read: set aside (unreadable_content), not filed as blank."""
+    damaged_stub = _stub_with_lost_content()
+    page = read_pdf_pages(Path("x.pdf"), damaged_stub)[0]
+    assert page.error is not None and "文件不完整" in page.error, page
+    path = tmp_path / "扫描0001.pdf"
+    path.write_bytes(damaged_stub)
+    with pytest.raises(ExtractError, match="没有一页能读取"):
+        extract_document(path, "application/pdf")
+
+
+def _stub_with_lost_content() -> bytes:
+    from samples.bench_archive import mini_pdf
+
+    return mini_pdf("2011年实施方案", ["潼关县烟草专卖局"])[:300]
