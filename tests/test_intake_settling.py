@@ -11,7 +11,7 @@ from pathlib import Path
 from conftest import json_lines, make_archive, run_dangan
 
 from archive.core.config import Archive
-from archive.intake.pipeline import make_intake
+from archive.intake.pipeline import extractor_for, make_intake
 from archive.intake.settling import ingest_inbox
 from archive.records.reindex import open_catalog
 from samples.badfiles import _jpeg, _pdf
@@ -113,6 +113,41 @@ def _english_pdf() -> bytes:
             )
         ]
     )[0]
+
+
+def test_a_file_rewritten_after_it_was_read_ahead_is_left_for_the_next_run(
+    tmp_path: Path,
+) -> None:
+    """Files are hashed and read ahead of their turn. One rewritten after that is not filed
+    under its old hash nor quarantined: it stays in the inbox, said to be still changing,
+    and the next run files what it holds then."""
+    root = make_archive(tmp_path / "arc")
+    folder = root / "inbox" / "许可证" / "610522100123_张三烟酒店"
+    folder.mkdir(parents=True)
+    for n, name in enumerate(["申请表.pdf", "承诺书.pdf", "送达回证.pdf"], 1):
+        (folder / name).write_bytes(_pdf(n))
+    changed = folder / "承诺书.pdf"
+    archive = Archive(root)
+    with archive.writer_lock(), open_catalog(archive) as catalog, extractor_for(archive) as ex:
+
+        def rewrite_after_reading(path: Path, checked: object, **kw: object) -> object:
+            read = ex(path, checked, **kw)  # type: ignore[arg-type,misc]
+            if path == changed and changed.read_bytes() != _pdf(4):  # the scanner adds a page
+                changed.write_bytes(_pdf(4))
+            return read
+
+        intake = make_intake(archive, catalog, rewrite_after_reading, prefetch=2)
+        first = {o.source.rsplit("/", 1)[1]: o for o in intake.run()}
+        again = intake.run()
+    assert first["承诺书.pdf"].outcome == "skipped" and first["承诺书.pdf"].code == "changing"
+    assert "稍后再处理" in (first["承诺书.pdf"].reason or "")
+    assert {first[n].outcome for n in ("申请表.pdf", "送达回证.pdf")} == {"filed"}
+    assert [o.source.rsplit("/", 1)[1] for o in again] == ["承诺书.pdf"]
+    assert again[0].outcome == "filed"
+    filed = root / str(again[0].record)
+    assert filed.read_bytes() == _pdf(4)  # what the file held when it was filed
+    assert list((root / "quarantine").rglob("*.pdf")) == []
+    assert not changed.exists()
 
 
 def test_digits_across_spaces_never_make_a_licence_number(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from archive.records.store import (
     SIDECAR_SCHEMA,
     ChecksumMismatch,
     Derivative,
+    HouseholdFolders,
     Staged,
     barrier,
     commit,
@@ -81,6 +82,8 @@ class _Prefetch:
     extraction: ExtractionLike | None
     seconds: float = 0.0  # spent reading ahead
     classified: tuple[DocKeys, list[dict[str, str]]] | None = None  # keys and findings
+    # the content's SHA-256 as read ahead; the copy is checked against it when it is filed
+    sha: str | None = None
 
 
 # Files filed together: their copies fsynced in one round, their folders once each.
@@ -136,6 +139,7 @@ class Intake:
         numbering: NumberingPolicy | None = None,
         on_pages: Callable[[str, int, int], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        before_filing: Callable[[], object] | None = None,
     ) -> None:
         self.archive = archive
         self.catalog = catalog
@@ -150,7 +154,9 @@ class Intake:
         self.batch = 1  # files staged before their fsyncs are done together (run_files: more)
         self._pending: list[_Pending] = []
         self._real_folders: dict[Path, Path] = {}
+        self._households: HouseholdFolders | None = None  # listed once a run (run_files)
         self.sleep = sleep
+        self.before_filing = before_filing  # called when a run has files (e.g. a warm-up)
         self.recovered = self._recover()
 
     # ------------------------------------------------------------ recovery
@@ -243,7 +249,10 @@ class Intake:
     ) -> list[Outcome]:
         """Process (file, root) pairs in order; each outcome says how long its file took."""
         outcomes = []
+        if todo and self.before_filing is not None:
+            self.before_filing()
         self.batch = BATCH
+        self._households = HouseholdFolders(self.archive.records)
         try:
             for index, (path, root, pre) in enumerate(self._prefetched(todo), 1):
                 start = time.perf_counter()
@@ -257,6 +266,7 @@ class Intake:
             self.commit_pending()
         finally:
             self.batch = 1
+            self._households = None
         return outcomes
 
     def _prefetched(
@@ -293,12 +303,13 @@ class Intake:
             checked = preflight(path, self.archive.config, parts[-1])
             if checked.rejection is not None or self.extractor is None:
                 return _Prefetch(checked, None, time.perf_counter() - start)
+            sha = sha256_file(path)  # hashlib runs without the GIL, beside the filing thread
             extraction = self._extract(path, checked, parts[-1])
             classified = None
             if self.classifier is not None:  # pure: done here, beside the filing thread's I/O
                 text = extraction.text if extraction else ""
                 classified = self.classifier(self._path_keys(parts), text)
-            return _Prefetch(checked, extraction, time.perf_counter() - start, classified)
+            return _Prefetch(checked, extraction, time.perf_counter() - start, classified, sha)
         except Exception:
             return None
 
@@ -340,14 +351,8 @@ class Intake:
                 if age < self.settle:
                     return None
             return self._process(path, root, pre, forced, annotate)
-        except FileNotFoundError:
-            return Outcome(
-                str(path), "skipped", reason="处理过程中文件被移走或删除", code="vanished"
-            )
-        except ChecksumMismatch as exc:
-            return Outcome(
-                str(path), "skipped", reason=f"文件仍在写入, 稍后再处理 ({exc})", code="changing"
-            )
+        except (FileNotFoundError, ChecksumMismatch) as exc:
+            return _left_in_place(str(path), exc)
         except Exception as exc:  # the per-file boundary: record, set aside, go on
             try:
                 parts = decode_relpath(path.relative_to(root))  # keep the file's own name
@@ -382,7 +387,8 @@ class Intake:
         checked = pre.checked if pre is not None else preflight(path, self.archive.config, display)
         if checked.rejection is not None:
             return self._quarantine(path, root, checked.rejection, None, parts)
-        sha = sha256_file(path)
+        # read ahead, or now; a file changed since is caught when its copy is verified
+        sha = pre.sha if pre is not None and pre.sha is not None else sha256_file(path)
         if any(p.staged.sha == sha for p in self._pending):
             self.commit_pending()  # the same content staged a moment ago: a duplicate now
         existing = self.catalog.by_sha(sha)
@@ -421,7 +427,9 @@ class Intake:
                 keys.retailer = roster["name"]
         if keys.dossier_kind == "other" and keys.year is None:
             keys.year = self.clock().year  # work materials without a year: the year they were filed
-        dossier_kind, dossier_key, folder = dossier_folder(self.archive.records, keys)
+        dossier_kind, dossier_key, folder = dossier_folder(
+            self.archive.records, keys, self._households
+        )
         label = keys.doc_type or safe_component(Path(display).stem)
         staged_here = [
             p.staged.record.name for p in self._pending if p.staged.record.parent == folder
@@ -501,7 +509,12 @@ class Intake:
                 self.catalog.delete(item.staged.sha)
                 self.catalog.commit()
                 elapsed = item.outcome.elapsed
-                item.outcome.__dict__.update(self._set_aside(item, error).__dict__)
+                if isinstance(error, (FileNotFoundError, ChecksumMismatch)):
+                    # changed or gone since it was read: left for the next run, as unbatched
+                    instead = _left_in_place(item.outcome.source, error)
+                else:
+                    instead = self._set_aside(item, error)
+                item.outcome.__dict__.update(instead.__dict__)
                 item.outcome.elapsed = elapsed
         self.catalog.commit()
         inbox_folders: dict[Path, Path] = {}
@@ -620,6 +633,13 @@ class Intake:
             reason=f"内容与已归档文件完全相同, 未重复归档 (records/{existing})",
             code="duplicate",
         )
+
+
+def _left_in_place(source: str, error: BaseException) -> Outcome:
+    """A file not filed because it vanished or changed while it was being filed."""
+    if isinstance(error, FileNotFoundError):
+        return Outcome(source, "skipped", reason="处理过程中文件被移走或删除", code="vanished")
+    return Outcome(source, "skipped", reason=f"文件仍在写入, 稍后再处理 ({error})", code="changing")
 
 
 def _display(path: Path) -> str:

@@ -23,7 +23,7 @@ from archive.records.catalog import Catalog
 from archive.records.households import parse_roster, rename_household_folders, write_roster
 from archive.records.numbering import NumberingPolicy
 from archive.records.reindex import open_catalog
-from archive.records.search_sync import sync_index
+from archive.records.search_sync import sync_index, warm_up_in_background
 from indexers.extract import extract_document
 from indexers.ocr import OcrPool
 
@@ -77,6 +77,8 @@ def make_intake(
     classifier = make_classifier(archive, catalog)
     kw.setdefault("prefetch", getattr(extractor, "parallel", 1))
     kw.setdefault("numbering", numbering_policy(archive))
+    # after_batch's index update needs jieba's dictionary: loaded while the files are filed
+    kw.setdefault("before_filing", warm_up_in_background)
     return Intake(archive, catalog, extractor=extractor, classifier=classifier, **kw)
 
 

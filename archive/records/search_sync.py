@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from archive.core.config import Archive
 from archive.records.catalog import Catalog
 from archive.records.store import also_in
+from indexers import analyzer
 from indexers.search import IndexDoc, SearchIndex, SearchResult
 
 _BATCH = 500
@@ -74,6 +76,15 @@ def _docs(catalog: Catalog, where: str = "1", params: Iterable[Any] = ()) -> Ite
     while rows := cursor.fetchmany(_BATCH):
         for row in rows:
             yield index_doc(row, households)
+
+
+def warm_up_in_background() -> threading.Thread:
+    """Load the index's analyzer (jieba's dictionary: about a second) in a thread, so that
+    the index update after a batch finds it loaded; meanwhile the batch is filed (its
+    fsyncs and PDFium run without the GIL). Harmless when the batch files nothing."""
+    thread = threading.Thread(target=analyzer.warm_up, name="dangan-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def open_index(archive: Archive) -> tuple[SearchIndex, bool]:

@@ -91,17 +91,21 @@ def iter_sidecars(records: Path) -> Iterator[Path]:
 # ---------------------------------------------------------------- layout
 
 
-def dossier_folder(records: Path, keys: DocKeys) -> tuple[str, str, Path]:
-    """(dossier kind, dossier key, folder) for a document; unresolved ones go to the tray."""
+def dossier_folder(
+    records: Path, keys: DocKeys, households: HouseholdFolders | None = None
+) -> tuple[str, str, Path]:
+    """(dossier kind, dossier key, folder) for a document; unresolved ones go to the tray.
+    ``households``: the household folders listed once for a batch (see
+    :class:`HouseholdFolders`) instead of a look into the folder for each document."""
     if not keys.resolved:
         return "tray", TRAY, records / TRAY
     if keys.dossier_kind == "household":
         assert keys.licence_no is not None
-        return (
-            "household",
-            keys.licence_no,
-            household_folder(records, keys.licence_no, keys.retailer),
-        )
+        if households is not None:
+            folder = households.folder(keys.licence_no, keys.retailer)
+        else:
+            folder = household_folder(records, keys.licence_no, keys.retailer)
+        return "household", keys.licence_no, folder
     if keys.dossier_kind == "case":
         assert keys.case_no is not None
         return "case", keys.case_no, records / TOP_FOLDERS["case"] / safe_component(keys.case_no)
@@ -154,6 +158,32 @@ def household_folder(records: Path, licence: str, name: str | None) -> Path:
                     _HOUSEHOLD_FOLDERS[(top, licence)] = top / entry.name
                     return top / entry.name
     return top / (f"{licence}_{safe_component(name)}" if name else licence)
+
+
+class HouseholdFolders:
+    """The household folders of ``records``, listed once: for a run of filing under the
+    writer lock, when nothing but the run itself adds a household folder. A county has
+    thousands of households; looking through them for every document filed made a batch
+    of new households quadratic. A folder the run chooses is remembered for the next
+    document of the same licence."""
+
+    def __init__(self, records: Path) -> None:
+        self.top = records / TOP_FOLDERS["household"]
+        self._names: dict[str, str] = {}
+        if self.top.is_dir():
+            with os.scandir(self.top) as entries:
+                for entry in sorted(entries, key=lambda e: e.name):
+                    if entry.is_dir():
+                        self._names.setdefault(entry.name[:12], entry.name)
+
+    def folder(self, licence: str, name: str | None) -> Path:
+        """The household's folder: the existing one for this licence, else
+        ``<licence>_<name>`` (remembered for the run)."""
+        known = self._names.get(licence)
+        if known is None:
+            known = f"{licence}_{safe_component(name)}" if name else licence
+            self._names[licence] = known
+        return self.top / known
 
 
 def next_record_name(folder: Path, label: str, extension: str, taken: Iterable[str] = ()) -> str:
