@@ -238,11 +238,20 @@ def main() -> int:
         print("                catalog, incl. process start)")
         print(f"  ratio dangan / safe copy                     {peer / elapsed:8.3f}")
         if args.baseline:
+            # the peer again, just before the other build: each ratio against its own peer,
+            # so that a load that changes during the run does not favour either build
+            again = safe_copy_peer(source, work / "peer-again")
             before, _ = dangan_ingest(source, work, args.baseline)
+            print(
+                f"  peer again, before the baseline              {len(files) / again:8.1f} files/s  ({again:.1f} s)"
+            )
             print(
                 f"  baseline build ({args.baseline})\n"
                 f"                                               {len(files) / before:8.1f} files/s"
-                f"  ({before:.1f} s)  ratio {peer / before:.3f}"
+                f"  ({before:.1f} s)  ratio {again / before:.3f}"
+            )
+            print(
+                f"  this build's ratio / the baseline's          {(peer / elapsed) / (again / before):8.2f}"
             )
         ours, poppler, filed, read = damaged_row(work, args.damaged)
         kinds = args.damaged * 7
