@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +34,25 @@ def open_archive(archive_dir: Path | None) -> Archive:
     ctx = click.get_current_context()
     chosen = archive_dir or (ctx.find_root().obj or {}).get("archive_dir")
     return Archive(chosen) if chosen else find_archive(Path.cwd())
+
+
+LOG_NAME = "dangan.log"
+
+
+def log_to_archive(archive: Archive) -> Path:
+    """Send warnings (ours and the libraries') to ``.dangan/dangan.log``, not the terminal."""
+    from indexers.diagnostics import quiet_libraries
+
+    quiet_libraries()
+    archive.state.mkdir(parents=True, exist_ok=True)
+    path = archive.state / LOG_NAME
+    root = logging.getLogger()
+    if not any(getattr(h, "baseFilename", None) == str(path) for h in root.handlers):
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    return path
 
 
 def emit_json(data: Any) -> None:

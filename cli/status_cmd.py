@@ -58,6 +58,13 @@ def _lines(s: Status) -> list[tuple[str, str]]:
             rows.append(("名册", f"{s.roster:,} 户, 其中 {s.households_filed:,} 户已有档案"))
         flagged = ", ".join(f"{FLAGGED[code]} {n:,} 份" for code, n in s.flagged.items())
         rows.append(("需核对", flagged or "无"))
+        if s.meetings_unconfigured:
+            rows.append(("未配置的会议", _counts(s.meetings_unconfigured, str) + " (份)"))
+        if s.meetings_to_move:
+            moves = ", ".join(
+                f"{m['name']} → {m['type']} {m['records']} 份" for m in s.meetings_to_move
+            )
+            rows.append(("待并入的会议", moves))
     else:
         problem = {"missing": "目录库缺失", "stale": "目录库版本不符", "damaged": "目录库损坏"}
         rows.append(("档案", f"{problem[s.catalog]}, 需要重建 (dangan reindex)"))

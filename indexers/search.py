@@ -70,6 +70,7 @@ class IndexDoc:
     date: str | None
     text: str
     seals: str | None = None  # the bodies on the document's seals, joined by ｜
+    also_in: tuple[str, ...] = ()  # other dossiers it belongs to (the cases minutes name)
 
 
 @dataclass
@@ -244,7 +245,8 @@ def _to_document(doc: IndexDoc) -> tantivy.Document:
     if doc.meeting_type:
         d.add_text("meeting", analyzer.fold(doc.meeting_type))
         d.add_text("doc_type", analyzer.fold(doc.meeting_type))
-    d.add_text("dossier", ql.normalize_case(doc.dossier) or analyzer.fold(doc.dossier))
+    for dossier in (doc.dossier, *doc.also_in):
+        d.add_text("dossier", ql.normalize_case(dossier) or analyzer.fold(dossier))
     d.add_text("dossier_kind", doc.dossier_kind)
     if doc.doc_type:
         d.add_text("doc_type", analyzer.fold(doc.doc_type))
@@ -255,10 +257,10 @@ def _to_document(doc: IndexDoc) -> tantivy.Document:
         d.add_text("licence_no", lic)
         for k in range(4, len(lic)):
             d.add_text("licence_tail", lic[-k:])
-    if doc.case_no:
-        case = ql.case_parts(doc.case_no)
+    for number in dict.fromkeys(n for n in (doc.case_no, *doc.also_in) if n):
+        case = ql.case_parts(number)
         if case is not None:
-            d.add_text("case_no", case.canonical or doc.case_no)
+            d.add_text("case_no", case.canonical or number)
             d.add_text("case_year", case.year)
             d.add_text("case_serial", case.serial)
     day = _date_int(doc.date)

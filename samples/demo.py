@@ -17,6 +17,7 @@ from pathlib import Path
 from archive.access.roles import ROLES
 from samples.badfiles import bad_inputs
 from samples.bench_archive import build_bench_archive
+from samples.minutes import sample_minutes, write_minutes
 from samples.scans import generate_scans
 
 SAMPLES = Path(__file__).resolve().parent
@@ -83,12 +84,19 @@ def build(root: Path) -> None:
     for name, (data, _code) in list(bad_inputs().items())[:4]:
         (root / "inbox" / "其他" / name).write_bytes(data)
     print("  4 个有问题的文件(空文件、传输中断、乱码、加密)")
+    minutes = write_minutes(root / "inbox", sample_minutes(YEAR, (3, 5)))
+    print(
+        f"  {len(minutes)} 份各类会议记录 (依法行政工作推进会、表彰大会、培训会等规则中没有的会议, "
+        "案审会记录写明案号)"
+    )
     a = str(root)
     _run("findings", "import", str(root / "上级检查发现.yaml"), "--archive", a)
     _run("ingest", "--archive", a)
     _run("status", "--archive", a)
     licence = next(t.keys["licence"] for t in truths if "licence" in t.keys)
     _run("show", licence, "--archive", a)
+    _run("show", f"潼烟罚〔{YEAR}〕第3号", "--archive", a)
+    _run("show", "依法行政工作推进会/2021", "--archive", a)
     _run("quarantine", "list", "--archive", a)
     name = next(t.keys["name"] for t in truths if t.keys.get("name"))
     _run("search", name[-3:], "--limit", "3", "--archive", a)

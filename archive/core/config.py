@@ -305,6 +305,23 @@ def init_archive(
     return archive
 
 
+def set_area_codes(archive: Archive, codes: tuple[str, ...]) -> None:
+    """Write ``codes`` into the archive's dangan.toml (its ``area_codes`` line; the rest of
+    the file, comments included, stays as the clerk left it) and reload the configuration."""
+    text = archive.config_path.read_text(encoding="utf-8")
+    line = f"area_codes = [{_quote_list(codes)}]"
+    new, count = re.subn(r"(?m)^area_codes\s*=\s*\[[^\]]*\]", line, text, count=1)
+    if count == 0:
+        raise ConfigError(
+            f"{archive.config_path}: 没有 area_codes 一行; 请在 [bureau] 下写上 {line}"
+        )
+    parse_config(new, archive.config_path)  # never write a file that does not parse
+    tmp = archive.config_path.with_name(f".{CONFIG_NAME}.tmp")
+    tmp.write_text(new, encoding="utf-8")
+    os.replace(tmp, archive.config_path)
+    archive.config = parse_config(new, archive.config_path)
+
+
 def find_archive(start: Path) -> Archive:
     """The archive containing ``start`` (it or its nearest parent holding dangan.toml)."""
     start = start.resolve()

@@ -20,16 +20,20 @@ from typing import Any
 from archive.assess.audit_inputs import CRITERIA_FILE
 from archive.core.clock import local_now
 from archive.core.config import Archive
+from archive.core.doctypes import canonical_meeting
 from archive.core.names import is_ignored, is_partial
 from archive.intake.preflight import LABELS
+from archive.intake.rules import Rules, rules_for_reading
 from archive.intake.watch_lock import running_watcher
 from archive.ops.backup_config import backup_overview, backup_steps
 from archive.paperwork.reports.selfcheck import SNAPSHOT_DIR
 from archive.records.catalog import CATALOG_VERSION
+from archive.records.store import TOP_FOLDERS
 from indexers.search import SearchIndex
 
 FLAGGED = {
     "illegible": "扫描不清晰",
+    "unread_pages": "页面无法读取",
     "title_mismatch": "标题与内容不符",
     "key_mismatch": "编号与内容不符",
 }
@@ -72,6 +76,11 @@ class Status:
     watcher: dict[str, Any] | None = None
     last_selfcheck: dict[str, Any] | None = None  # month, earned, possible, findings
     backup: dict[str, Any] = field(default_factory=dict)  # backup_config.backup_overview
+    # Meetings filed under their own name, not a configured type: name -> records (most first)
+    meetings_unconfigured: dict[str, int] = field(default_factory=dict)
+    # Names the rules now map to a configured type whose records still sit under the name:
+    # {name, type, records, folder (records/会议记录/<name>)}
+    meetings_to_move: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def tray(self) -> int:
@@ -99,6 +108,8 @@ def archive_status(archive: Archive, now: dt.datetime | None = None) -> Status:
     status.backup = backup_overview(archive, now or local_now())
     if archive.catalog_path.is_file():
         _catalog(archive.catalog_path, status)
+        if status.meetings_unconfigured:  # every series filed: keep those not configured
+            _unconfigured(archive, status)
     elif not archive.records.is_dir() or not any(archive.records.rglob("*.json")):
         status.catalog = "empty"  # nothing filed yet: nothing to rebuild
     return status
@@ -160,6 +171,33 @@ def _quarantine(archive: Archive, status: Status) -> None:
     status.quarantine_latest = latest or None
 
 
+def _unconfigured(archive: Archive, status: Status) -> None:
+    """Keep the series not configured; those the rules now map to a configured type (the
+    bureau adopted the name as a title of one) are to be moved into it."""
+    rules = rules_for_reading(archive.root)
+    known = configured_meetings(archive, rules)
+    series, status.meetings_unconfigured = status.meetings_unconfigured, {}
+    for name, count in series.items():
+        target = None if name in known else rules.canonical_meeting(name)
+        if target is not None:
+            folder = f"records/{TOP_FOLDERS['meeting']}/{name}"
+            status.meetings_to_move.append(
+                {"name": name, "type": target, "records": count, "folder": folder}
+            )
+        elif name not in known:
+            status.meetings_unconfigured[name] = count
+
+
+def configured_meetings(archive: Archive, rules: Rules | None = None) -> set[str]:
+    """The meeting types the archive knows: its rules (the bureau's rules.yaml over the
+    defaults; the defaults alone while that file has errors) and dangan.toml's list."""
+    rules = rules or rules_for_reading(archive.root)
+    known = set(rules.meetings)
+    for name in archive.config.meeting_types:
+        known.add(rules.canonical_meeting(name) or canonical_meeting(name) or name)
+    return known
+
+
 def _catalog(path: Path, status: Status) -> None:
     try:
         db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5.0)
@@ -189,9 +227,18 @@ def _catalog(path: Path, status: Status) -> None:
                 tuple(FLAGGED),
             )
         )
-        illegible = db.execute("SELECT count(*) FROM records WHERE legible = 0").fetchone()[0]
+        illegible = db.execute(
+            "SELECT count(*) FROM records WHERE legible = 0 AND record_id NOT IN "
+            "(SELECT record_id FROM findings WHERE code = 'unread_pages')"
+        ).fetchone()[0]
         flagged["illegible"] = max(flagged.get("illegible", 0), illegible)
         status.flagged = {code: flagged[code] for code in FLAGGED if flagged.get(code)}
+        status.meetings_unconfigured = dict(
+            db.execute(
+                "SELECT meeting_type, count(*) FROM records WHERE dossier_kind = 'meeting' "
+                "AND status = 'filed' AND meeting_type IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"
+            )
+        )
         last = db.execute(
             "SELECT filed_at, path FROM records ORDER BY filed_at DESC LIMIT 1"
         ).fetchone()
@@ -244,6 +291,14 @@ def next_step_items(s: Status) -> list[Step]:
                 f"{s.flagged['illegible']} 份扫描件不清晰: 重新扫描后放入收件箱; dangan audit 列出",
             )
         )
+    if s.flagged.get("unread_pages"):
+        steps.append(
+            Step(
+                "unread_pages",
+                f"{s.flagged['unread_pages']} 份文件有页面的文字无法读取 (图像或内容损坏): "
+                "dangan audit 列出, 重新扫描或导出后放入收件箱",
+            )
+        )
     mislabelled = s.flagged.get("title_mismatch", 0) + s.flagged.get("key_mismatch", 0)
     if mislabelled:
         steps.append(
@@ -262,6 +317,26 @@ def next_step_items(s: Status) -> list[Step]:
             Step(
                 "households",
                 f"名册中 {s.roster - s.households_filed} 户还没有任何档案: dangan audit 列出缺少的材料",
+            )
+        )
+    if s.meetings_unconfigured:
+        seen = list(s.meetings_unconfigured)
+        names = "、".join(seen[:5]) + (" 等" if len(seen) > 5 else "")
+        steps.append(
+            Step(
+                "meetings_unconfigured",
+                f"{len(seen)} 种会议不在会议类型中 ({names}), 已按会议名称归档: 要把它作为会议类型"
+                f"(考核、并入已有类型或加别名), 在档案库的 rules.yaml 的 meetings 下写上, "
+                f"如 {seen[0]}: {{titles: [{seen[0]}]}}",
+            )
+        )
+    for item in s.meetings_to_move:
+        steps.append(
+            Step(
+                "meetings_to_move",
+                f"会议“{item['name']}”已在 rules.yaml 中并入“{item['type']}”, 但已归档的 "
+                f"{item['records']} 份仍存于 {item['folder']}/: 移入 (各入其召开年份): "
+                f"dangan move {item['folder']} {item['type']} --reason 并入{item['type']}",
             )
         )
     if s.catalog == "ok" and not s.index_rebuilding and s.indexed != s.records:

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from archive.core.errors import ArchiveError
+from archive.records.store import also_in
 
-CATALOG_VERSION = 4  # 4: meta carries the seals (count and bodies)
+CATALOG_VERSION = 5  # 4: meta carries the seals (count and bodies); 5: the crossrefs table
 
 
 class CatalogUnavailable(ArchiveError):
@@ -70,6 +71,11 @@ CREATE TABLE IF NOT EXISTS numbers (
 );
 CREATE INDEX IF NOT EXISTS numbers_group ON numbers (fonds, year, retention, org, item);
 CREATE INDEX IF NOT EXISTS numbers_record ON numbers (record_id);
+CREATE TABLE IF NOT EXISTS crossrefs (
+    record_id TEXT NOT NULL, dossier_kind TEXT NOT NULL, dossier_key TEXT NOT NULL,
+    PRIMARY KEY (record_id, dossier_kind, dossier_key)
+);
+CREATE INDEX IF NOT EXISTS crossrefs_dossier ON crossrefs (dossier_key);
 CREATE TABLE IF NOT EXISTS households (
     licence_no TEXT PRIMARY KEY, name TEXT NOT NULL, operator TEXT, address TEXT,
     class TEXT, valid_from TEXT, valid_to TEXT
@@ -253,11 +259,12 @@ class Catalog:
         row = row_from_sidecar(path, side)
         rid = row["record_id"]
         marks = ", ".join("?" for _ in RECORD_COLUMNS)
-        self.db.execute(
-            "DELETE FROM numbers WHERE record_id IN "
-            "(SELECT record_id FROM records WHERE path = ? AND record_id != ?)",
-            (path, rid),
-        )
+        for table in ("numbers", "crossrefs"):
+            self.db.execute(
+                f"DELETE FROM {table} WHERE record_id IN "
+                "(SELECT record_id FROM records WHERE path = ? AND record_id != ?)",
+                (path, rid),
+            )
         self.db.execute("DELETE FROM records WHERE path = ? AND record_id != ?", (path, rid))
         self.db.execute(
             f"INSERT OR REPLACE INTO records ({', '.join(RECORD_COLUMNS)}) VALUES ({marks})",
@@ -288,11 +295,22 @@ class Catalog:
         self.db.executemany(
             "INSERT INTO numbers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", numbers_from_sidecar(side)
         )
+        self.db.execute("DELETE FROM crossrefs WHERE record_id = ?", (rid,))
+        self.db.executemany(
+            "INSERT INTO crossrefs VALUES (?, ?, ?)",
+            [
+                (rid, kind, key)
+                for kind, key in also_in(
+                    row["dossier_kind"], row["dossier_key"], side.get("keys", {})
+                )
+                if row["status"] == "filed"  # a withdrawn record is in no dossier
+            ],
+        )
         if commit:
             self.db.commit()
 
     def delete(self, record_id: str) -> None:
-        for table in ("records", "events", "findings", "numbers"):
+        for table in ("records", "events", "findings", "numbers", "crossrefs"):
             self.db.execute(f"DELETE FROM {table} WHERE record_id = ?", (record_id,))
         self.db.commit()
 
@@ -304,7 +322,15 @@ class Catalog:
         self.db.commit()
 
     def clear(self) -> None:
-        for table in ("records", "events", "findings", "numbers", "households", "quarantine"):
+        for table in (
+            "records",
+            "events",
+            "findings",
+            "numbers",
+            "crossrefs",
+            "households",
+            "quarantine",
+        ):
             self.db.execute(f"DELETE FROM {table}")
         self.db.commit()
 
@@ -357,6 +383,22 @@ class Catalog:
                 rows = self.records("dossier_key = ?", (hh["licence_no"],))
         return rows
 
+    def crossref_rows(self, key: str) -> list[sqlite3.Row]:
+        """Records filed elsewhere that also belong to dossier ``key`` (minutes of a case
+        meeting in a case's dossier), by path; ``ref_kind`` is the kind of dossier ``key``."""
+        return list(
+            self.db.execute(
+                "SELECT r.*, x.dossier_kind AS ref_kind FROM records r "
+                "JOIN crossrefs x ON x.record_id = r.record_id "
+                "WHERE x.dossier_key = ? ORDER BY r.path",
+                (key,),
+            )
+        )
+
+    def crossrefs(self) -> list[sqlite3.Row]:
+        """Every cross-reference: (record_id, dossier_kind, dossier_key)."""
+        return list(self.db.execute("SELECT * FROM crossrefs ORDER BY dossier_key, record_id"))
+
     def events(self, record_id: str) -> list[sqlite3.Row]:
         return list(
             self.db.execute("SELECT * FROM events WHERE record_id = ? ORDER BY seq", (record_id,))
@@ -400,6 +442,7 @@ class Catalog:
             ("events", "record_id, seq"),
             ("findings", "record_id, code, message"),
             ("numbers", "fonds, year, retention, org, item, record_id, state"),
+            ("crossrefs", "record_id, dossier_kind, dossier_key"),
             ("households", "licence_no"),
             ("quarantine", "path"),
         ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from archive.core.config import Archive
 from archive.records.catalog import Catalog
 from archive.records.finder import SearchPage, SearchRequest, search_page
+from archive.records.store import also_in
+from indexers import analyzer
 from indexers.search import IndexDoc, SearchIndex
 
 _BATCH = 500
@@ -32,8 +35,18 @@ def index_doc(row: Any, households: dict[str, Any]) -> IndexDoc:
     hh = households.get(row["licence_no"] or "")
     retailer = (hh["name"] if hh else None) or row["retailer"]
     extra = " ".join(
-        filter(None, [meta.get("host"), meta.get("topic"), *(meta.get("attendees") or [])])
+        filter(
+            None,
+            [
+                meta.get("host"),
+                meta.get("recorder"),
+                meta.get("topic"),
+                *(meta.get("attendees") or []),
+            ],
+        )
     )
+    filed = row["status"] == "filed"  # a withdrawn record is in no other dossier either
+    also = tuple(k for _, k in also_in(row["dossier_kind"], row["dossier_key"], meta) if filed)
     return IndexDoc(
         record_id=row["record_id"],
         path=row["path"],
@@ -48,6 +61,7 @@ def index_doc(row: Any, households: dict[str, Any]) -> IndexDoc:
         meeting_type=row["meeting_type"],
         date=row["doc_date"],
         seals="｜".join((meta.get("seals") or {}).get("bodies") or ()) or None,
+        also_in=also,
         text="\n".join(
             filter(
                 None,
@@ -63,6 +77,15 @@ def _docs(catalog: Catalog, where: str = "1", params: Iterable[Any] = ()) -> Ite
     while rows := cursor.fetchmany(_BATCH):
         for row in rows:
             yield index_doc(row, households)
+
+
+def warm_up_in_background() -> threading.Thread:
+    """Load the index's analyzer (jieba's dictionary: about a second) in a thread, so that
+    the index update after a batch finds it loaded; meanwhile the batch is filed (its
+    fsyncs and PDFium run without the GIL). Harmless when the batch files nothing."""
+    thread = threading.Thread(target=analyzer.warm_up, name="dangan-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def open_index(archive: Archive) -> tuple[SearchIndex, bool]:
