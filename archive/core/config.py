@@ -264,6 +264,21 @@ class Archive:
             )
 
     @contextlib.contextmanager
+    def writer_idle(self) -> Iterator[bool]:
+        """Whether no process is writing, held true for the ``with`` block: the writer lock
+        taken without waiting (and without naming this process in it), False when another
+        holds it. A reader that must tell a crash's leftovers from work in flight uses it."""
+        lock_path = self.state / "writer.lock"
+        if not lock_path.exists():
+            yield True
+            return
+        fd = os.open(lock_path, os.O_RDONLY)  # flock needs no write access
+        try:
+            yield try_lock(fd)
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
     def writer_lock(self, wait_seconds: float = 30.0) -> Iterator[None]:
         """Hold the archive's single-writer lock; wait a while, then fail clearly."""
         self.state.mkdir(parents=True, exist_ok=True)

@@ -99,8 +99,11 @@ def archive_status(archive: Archive, now: dt.datetime | None = None) -> Status:
         catalog="missing",
     )
     _quarantine(archive, status)
-    if archive.journal.is_dir():
-        status.interrupted = sum(1 for p in archive.journal.glob("*.json"))
+    with archive.writer_idle() as idle:  # while a writer works, its journal is in flight
+        if idle and archive.journal.is_dir():
+            status.interrupted = sum(
+                1 for p in archive.journal.glob("*.json") if not p.name.startswith(".")
+            )
     status.watcher = running_watcher(archive)
     status.index_rebuilding = (archive.state / "index.rebuilding").exists()
     status.indexed = SearchIndex.peek(archive.index_dir)
