@@ -85,9 +85,9 @@ def test_a_file_still_being_written_is_waited_for_then_filed(tmp_path: Path) -> 
 
     def scanner_writes_on(seconds: float) -> None:  # the scanner finishes while we wait
         sleeps.append(seconds)
-        if len(sleeps) == 1:
-            growing.write_bytes(data)
         time.sleep(seconds)
+        if len(sleeps) == 1:  # at the end of the first wait: the file is young again
+            growing.write_bytes(data)
 
     with archive.writer_lock(), open_catalog(archive) as catalog:
         intake = make_intake(archive, catalog, None, sleep=scanner_writes_on)

@@ -45,6 +45,7 @@ from archive.records.store import (
     next_record_name,
     recover,
     sha256_file,
+    sidecar_of,
     stage,
     write_json_atomic,
 )
@@ -392,6 +393,15 @@ class Intake:
         if any(p.staged.sha == sha for p in self._pending):
             self.commit_pending()  # the same content staged a moment ago: a duplicate now
         existing = self.catalog.by_sha(sha)
+        if (
+            existing is not None
+            and not sidecar_of(self.archive.records / existing["path"]).is_file()
+        ):
+            # the catalog is a cache: a row whose record is not on disk is a batch a crash
+            # undid after its rows were committed; the file is new, not a duplicate
+            self.catalog.delete(sha)
+            self.catalog.commit()
+            existing = None
         if existing is not None:
             return self._duplicate(path, root, sha, existing["path"], parts)
         from_inbox = self._in_inbox(path)
