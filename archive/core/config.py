@@ -279,8 +279,9 @@ class Archive:
             os.close(fd)
 
     @contextlib.contextmanager
-    def writer_lock(self, wait_seconds: float = 30.0) -> Iterator[None]:
-        """Hold the archive's single-writer lock; wait a while, then fail clearly."""
+    def writer_lock(self, wait_seconds: float = 30.0, purpose: str = "") -> Iterator[None]:
+        """Hold the archive's single-writer lock; wait a while, then fail clearly. *purpose*
+        (e.g. ``dangan watch 归档``) is what another writer is told it waits for."""
         self.state.mkdir(parents=True, exist_ok=True)
         lock_path = self.state / "writer.lock"
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -295,7 +296,7 @@ class Archive:
                     )
                 time.sleep(0.1)
             os.ftruncate(fd, 0)
-            os.write(fd, f"pid {os.getpid()}".encode())
+            os.write(fd, f"pid {os.getpid()} {purpose}".strip().encode())
             yield
         finally:
             os.close(fd)

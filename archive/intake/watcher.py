@@ -110,7 +110,7 @@ class Watcher:
                     last_rescan = now
                 ready = self._ready(now)
                 if ready:
-                    with self.archive.writer_lock():
+                    with self.archive.writer_lock(purpose="dangan watch 正在归档收件箱"):
                         for path in ready:
                             self._file_one(intake, path)
                         if self.after_batch is not None:

@@ -321,6 +321,10 @@ class Catalog:
         )
         self.db.commit()
 
+    def remove_quarantine(self, path: str) -> None:
+        self.db.execute("DELETE FROM quarantine WHERE path = ?", (path,))
+        self.db.commit()
+
     def clear(self) -> None:
         for table in (
             "records",
