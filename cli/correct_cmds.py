@@ -12,7 +12,7 @@ import click
 
 from archive.core.config import Archive
 from archive.intake.pipeline import extractor_for, make_intake, numbering_policy
-from archive.intake.rescan import PagePart, parse_ranges, replace_scan, split_scan
+from archive.intake.rescan import page_parts, replace_scan, split_scan
 from archive.intake.rules import load_rules
 from archive.records.catalog import Catalog
 from archive.records.corrections import (
@@ -228,21 +228,11 @@ def split(
     archive_dir: Path | None,
 ) -> None:
     """把一份含有多份文件的 PDF 按页码范围拆成多份档案 (如 1-2,3,4-6), 原件撤出。"""
-    spans = parse_ranges(ranges)
-    names = [t.strip() or None for t in types.replace("，", ",").split(",")] if types else []
-    if names and len(names) != len(spans):
-        raise click.UsageError(
-            f"--types 有 {len(names)} 项, 页码范围有 {len(spans)} 段; 应一一对应"
-        )
-    parts = [PagePart(a, b, names[i] if names else None) for i, (a, b) in enumerate(spans)]
     with (
         _correcting(archive_dir, wait) as (archive, catalog),
         extractor_for(archive, ocr=False if no_ocr else None) as extractor,
     ):
-        rules = load_rules(archive.root)
-        unknown = [n for n in names if n and n not in rules.types]
-        if unknown:
-            raise click.UsageError(f"--types: 未知的文书类型 {'、'.join(unknown)}")
+        parts = page_parts(ranges, types, load_rules(archive.root).types)
         intake = make_intake(archive, catalog, extractor, settle_seconds=0)
         done = split_scan(
             archive, catalog, record, parts, actor=_actor(by), reason=reason, intake=intake

@@ -111,6 +111,23 @@ TABLE: list[tuple[str, str, str, tuple[int, int, int, int, int]]] = [
     ("log", "GET", "/log", (303, 403, 403, 403, 200)),
     ("log_export", "GET", "/log.xlsx", (303, 403, 403, 403, 200)),
     ("asset", "GET", "{asset}", (200, 200, 200, 200, 200)),
+    # the clerk's work (web/views_work.py, views_correct.py, views_materials.py)
+    ("upload", "GET", "/upload", (303, 403, 200, 403, 403)),
+    ("upload_file", "POST", "/upload/file", (401, 403, 403, 403, 403)),  # token not in header
+    ("tray", "GET", "/tray", (303, 403, 200, 403, 403)),
+    ("tray_post", "POST", "/tray", (401, 403, 400, 403, 403)),
+    ("quarantine_item", "GET", "/quarantine/item?path=quarantine/x.pdf", (303, 403, 404, 403, 403)),
+    ("quarantine_file", "GET", "/quarantine/file?path=quarantine/x.pdf", (303, 403, 404, 403, 403)),
+    ("quarantine_post", "POST", "/quarantine/item", (401, 403, 400, 403, 403)),
+    ("correct", "GET", "/record/{sha}/correct", (303, 403, 200, 403, 403)),
+    ("correct_post", "POST", "/record/{sha}/correct", (401, 403, 400, 403, 403)),
+    ("materials", "GET", "/materials", (303, 403, 200, 403, 403)),
+    ("materials_post", "POST", "/materials", (401, 403, 400, 403, 403)),
+    ("material_file", "GET", "/materials/0123abcd/0", (303, 403, 404, 403, 403)),
+    ("audit", "GET", "/audit", (303, 403, 200, 403, 403)),
+    ("audit_xlsx", "GET", "/audit.xlsx", (303, 403, 200, 403, 403)),
+    ("imports", "GET", "/imports", (303, 403, 200, 403, 403)),
+    ("imports_post", "POST", "/imports", (401, 403, 400, 403, 403)),
 ]
 
 

@@ -11,7 +11,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from archive.core.errors import NotFoundError
-from web import views_admin, views_auth, views_records
+from web import (
+    views_admin,
+    views_auth,
+    views_correct,
+    views_materials,
+    views_records,
+    views_work,
+)
 from web.context import app_parts
 
 
@@ -68,5 +75,8 @@ ROUTES = [
     Route("/users", views_admin.user_action, methods=["POST"], name="users_post"),
     Route("/log", views_admin.log, methods=["GET"], name="log"),
     Route("/log.xlsx", views_admin.log_export, methods=["GET"], name="log_export"),
+    *views_work.routes(),  # the clerk's work
+    *views_correct.routes(),
+    *views_materials.routes(),
     Route("/assets/{name}", asset, methods=["GET"], name="asset"),
 ]

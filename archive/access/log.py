@@ -48,6 +48,17 @@ LOG_ACTIONS: dict[str, str] = {
     "user_unlock": "解除锁定",
     "log_view": "查看利用登记",
     "log_export": "导出利用登记",
+    # the clerk's work (web/views_work.py, views_correct.py, views_materials.py)
+    "upload": "上传归档",
+    "upload_refused": "上传被拒绝",
+    "assign": "待归档文件归档",
+    "quarantine_release": "放行隔离文件",
+    "quarantine_delete": "删除隔离文件",
+    "correct": "更正档案",
+    "generate": "生成材料",
+    "generate_failed": "生成材料失败",
+    "view_audit": "查看自查结果",
+    "import": "导入名册或评分标准",
 }
 
 _GENESIS = "0" * 64
