@@ -178,7 +178,8 @@ async def tray_assign(request: Request) -> Response:
     form = await checked_form(request, who)
     web = app_parts(request)
     sha = str(form.get("record", ""))
-    dossier = str(form.get("dossier", "")).strip()
+    typed = str(form.get("dossier_text", "")).strip()  # typed in wins over a suggestion picked
+    dossier = typed or str(form.get("dossier", "")).strip()
     doc_type = str(form.get("type", "")).strip() or None
     reason = str(form.get("reason", "")).strip()
 

@@ -253,7 +253,7 @@ class Jobs:
             with self._db() as db:
                 db.execute(
                     "INSERT INTO jobs (id, kind, label, params, state, started_by, started_at, "
-                    "pid, host) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                    "pid, host, step) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, '准备中')",
                     (
                         job_id,
                         kind,
