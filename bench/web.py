@@ -49,6 +49,7 @@ from archive.records.finder import SearchRequest  # noqa: E402
 from archive.records.reader import ArchiveReader  # noqa: E402
 from archive.records.search_sync import rebuild_index  # noqa: E402
 from indexers.analyzer import warm_up  # noqa: E402
+from samples.bench_archive import CASE_PREFIX, current_households, write_year_inbox  # noqa: E402
 
 PASSWORD = "bench-reader-1"
 
@@ -330,6 +331,125 @@ def _memory(pid: int) -> tuple[int, int]:
     return rss // 1024, peak // 1024
 
 
+def _fresh(root: Path) -> Archive:
+    """An empty archive that files without OCR (the scans have text layers), like the peer."""
+    archive = init_archive(root, "潼关县烟草专卖局", ("610522",), (CASE_PREFIX,))
+    text = archive.config_path.read_text(encoding="utf-8").replace(
+        "enabled = true", "enabled = false"
+    )
+    archive.config_path.write_text(text, encoding="utf-8")
+    return Archive(root)
+
+
+def _outcomes(archive: Archive) -> dict[str, int]:
+    with Catalog(archive.catalog_path, readonly=True) as catalog:
+        rows = catalog.records("1")
+        tray = sum(r["dossier_kind"] == "tray" for r in rows)
+        return {
+            "filed": len(rows) - tray,
+            "unfiled": tray,
+            "quarantined": len(catalog.quarantined()),
+        }
+
+
+def upload_row(workdir: Path, households: int) -> dict[str, Any]:
+    """Files per second through the browser's path (one HTTP upload after another, each
+    streamed and filed by the server, then the batch's tray refile and index update, as the
+    上传 page sends them) beside ``dangan ingest`` of the same files, in the same run."""
+    scans = workdir / "扫描件"
+    shutil.rmtree(scans, ignore_errors=True)
+    write_year_inbox(
+        scans, 2024, current_households(households, 2024), cases=max(1, households // 10)
+    )
+    files = sorted(p for p in scans.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in files)
+    web_root, cli_root = workdir / "上传-网页", workdir / "上传-命令行"
+    for root in (web_root, cli_root):
+        shutil.rmtree(root, ignore_errors=True)
+    web_archive, cli_archive = _fresh(web_root), _fresh(cli_root)
+    Users(AccessStore.of(web_archive)).add(
+        "档案员", "clerk", PASSWORD, actor=Actor("bench", "", "本机")
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dangan = Path(sys.executable).with_name("dangan")
+    server = subprocess.Popen(
+        [str(dangan), "serve", "--port", str(port), "--archive", str(web_root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_port(server, port)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120.0) as client:
+            page = client.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token
+            data = {"name": "档案员", "password": PASSWORD, "csrf_token": token.group(1)}
+            assert client.post("/login", data=data).status_code == 303
+            found = re.search(r'data-token="([^"]+)"', client.get("/upload").text)
+            assert found
+            headers = {"X-CSRF-Token": found.group(1), "Content-Type": "application/octet-stream"}
+            t0 = time.perf_counter()
+            for path in files:
+                kind, *rest = path.relative_to(scans).parts
+                answer = client.post(
+                    "/upload/file",
+                    params={"kind": kind, "path": "/".join(rest)},
+                    content=path.read_bytes(),
+                    headers=headers,
+                )
+                assert answer.status_code == 200, answer.text[:300]
+            settled = client.post("/upload/done", headers=headers)  # as the page does at the end
+            assert settled.status_code == 200, settled.text[:300]
+            web_s = time.perf_counter() - t0
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    shutil.copytree(scans, cli_archive.inbox, dirs_exist_ok=True)
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [str(dangan), "ingest", "--archive", str(cli_root)], capture_output=True, text=True
+    )
+    cli_s = time.perf_counter() - t0
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {
+        "files": len(files),
+        "mb": size / 1048576,
+        "web_s": web_s,
+        "cli_s": cli_s,
+        "web": _outcomes(web_archive),
+        "cli": _outcomes(cli_archive),
+    }
+
+
+def print_upload(row: dict[str, Any]) -> None:
+    n = row["files"]
+    print(
+        f"\nupload: {n} scans ({row['mb']:.1f} MB: households, cases, minutes, work materials; text-layer PDFs, OCR off on both sides)"
+    )
+    print(f"{'':34}{'files/s':>10}{'wall s':>10}   filed / tray / quarantined")
+    for label, key in (
+        ("browser path (POST /upload/file)", "web"),
+        ("dangan ingest (same files)", "cli"),
+    ):
+        o = row[key]
+        print(
+            f"{label:34}{n / row[key + '_s']:>10.1f}{row[key + '_s']:>10.1f}   "
+            f"{o['filed']} / {o['unfiled']} / {o['quarantined']}"
+        )
+
+
+def _wait_port(server: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert server.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=100_000)
@@ -342,7 +462,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--keep", type=Path, default=None, help="build the archive here and keep it"
     )
+    parser.add_argument(
+        "--upload-households", type=int, default=40,
+        help="the upload row: this many households' scans (with cases, minutes, work materials)",
+    )  # fmt: skip
+    parser.add_argument("--only-upload", action="store_true", help="the upload row alone")
     args = parser.parse_args(argv)
+    if args.only_upload:
+        workdir = args.keep or Path(tempfile.mkdtemp(prefix="dangan-bench-upload-"))
+        try:
+            print_upload(upload_row(workdir, args.upload_households))
+        finally:
+            if args.keep is None:
+                shutil.rmtree(workdir, ignore_errors=True)
+        return
     if shutil.which("wrk") is None:
         raise SystemExit("bench/web.py needs wrk: bash scripts/bootstrap.sh bench")
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="dangan-bench-web-"))
@@ -369,16 +502,7 @@ def main(argv: list[str] | None = None) -> None:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    assert server.poll() is None and time.monotonic() < deadline, (
-                        "server did not start"
-                    )
-                    time.sleep(0.2)
+            _wait_port(server, port)
             base = f"http://127.0.0.1:{port}"
             cookies = sign_in(base, args.clients)
             pages = {
@@ -442,6 +566,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         entries = AccessLog(AccessStore.of(Archive(root))).query(LogFilter(), limit=1).total
         print(f"access log: {entries:,} entries (every page above was logged, as in use)")
+        print_upload(upload_row(workdir, args.upload_households))
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)

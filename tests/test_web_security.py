@@ -114,6 +114,7 @@ TABLE: list[tuple[str, str, str, tuple[int, int, int, int, int]]] = [
     # the clerk's work (web/views_work.py, views_correct.py, views_materials.py)
     ("upload", "GET", "/upload", (303, 403, 200, 403, 403)),
     ("upload_file", "POST", "/upload/file", (401, 403, 403, 403, 403)),  # token not in header
+    ("upload_done", "POST", "/upload/done", (401, 403, 403, 403, 403)),
     ("tray", "GET", "/tray", (303, 403, 200, 403, 403)),
     ("tray_post", "POST", "/tray", (401, 403, 400, 403, 403)),
     ("quarantine_item", "GET", "/quarantine/item?path=quarantine/x.pdf", (303, 403, 404, 403, 403)),

@@ -32,7 +32,7 @@ from archive.records.search_sync import sync_index
 from archive.records.store import TRAY, read_sidecar, sidecar_of
 from web.context import Viewer, actor, app_parts, checked_form, render, require
 from web.errors import status_of
-from web.work import check_token, download_headers, intake, writing
+from web.work import check_token, download_headers, intake, settler, writing
 
 OUTCOMES = {
     "filed": "已归档",
@@ -114,9 +114,7 @@ async def upload_file(request: Request) -> Response:
     def file_it() -> Outcome:
         try:
             with writing(archive, who, f"上传 {parts[-1]}") as catalog:
-                out = file_upload(archive, intake(request, catalog), staged, parts)
-                after_batch(archive, catalog, changed=[out.sha256] if out.sha256 else [])
-                return out
+                return file_upload(archive, intake(request, catalog), staged, parts)
         finally:
             staged.unlink(missing_ok=True)  # gone once filed; removed when filing failed
 
@@ -124,9 +122,18 @@ async def upload_file(request: Request) -> Response:
         out = await run_in_threadpool(file_it)
     except ArchiveError as exc:
         return _refused(request, who, name, exc)
+    settler(request).poke()
     detail = OUTCOMES.get(out.outcome, out.outcome) + (f": {out.reason}" if out.reason else "")
     web.log.record(actor(request, who), "upload", out.record or out.source, f"{name} {detail}")
     return JSONResponse(_result(request, name, out))
+
+
+async def upload_done(request: Request) -> Response:
+    """The page's batch is done: refile the tray and update the search index now."""
+    who = require(request, "record.upload")
+    check_token(request, who)
+    await run_in_threadpool(settler(request).now, who)
+    return JSONResponse({"done": True})
 
 
 # --------------------------------------------------------------------------- 待归档
@@ -283,6 +290,7 @@ def routes() -> list[Route]:
     return [
         Route("/upload", upload_page, methods=["GET"], name="upload"),
         Route("/upload/file", upload_file, methods=["POST"], name="upload_file"),
+        Route("/upload/done", upload_done, methods=["POST"], name="upload_done"),
         Route("/tray", tray, methods=["GET"], name="tray"),
         Route("/tray", tray_assign, methods=["POST"], name="tray_post"),
         Route("/quarantine/item", quarantine_item, methods=["GET"], name="quarantine_item"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +20,9 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
 from archive.core.config import Archive
-from archive.core.errors import UsageError
+from archive.core.errors import ArchiveError, UsageError
 from archive.intake.intake import Intake
-from archive.intake.pipeline import extractor_for, make_intake
+from archive.intake.pipeline import after_batch, extractor_for, make_intake
 from archive.intake.preflight import REASONS
 from archive.intake.upload import Staging, UploadRefused, upload_path
 from archive.ops.jobs import Jobs
@@ -34,6 +35,7 @@ WAIT_SECONDS = 8.0
 TOKEN_HEADER = "x-csrf-token"
 
 _parts_lock = threading.Lock()
+_log = logging.getLogger("dangan.web")
 
 
 @contextlib.contextmanager
@@ -131,3 +133,52 @@ def download_headers(name: str, *, inline: bool = False) -> dict[str, str]:
         "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(name)}",
         "Cache-Control": "private, no-store",
     }
+
+
+class Settler:
+    """What follows a batch of uploads, done once the batch ends rather than after each
+    file: the tray refiled against what the batch brought, and the search index brought up
+    to date (``after_batch``, as ``dangan ingest`` does once per run). The page says when its
+    batch is done (:meth:`now`); if it never does (the browser closed), :meth:`poke` has it
+    done when uploads have paused for *delay* seconds. Either way a later ingest, watch or
+    upload catches up whatever a stopped server left (the index sync is a full comparison)."""
+
+    def __init__(self, archive: Archive, delay: float = 3.0) -> None:
+        self.archive = archive
+        self.delay = delay
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    def poke(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(self.delay, self._later)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def now(self, who: Viewer) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        with writing(self.archive, who, "上传后更新待归档和检索索引") as catalog:
+            after_batch(self.archive, catalog)
+
+    def _later(self) -> None:
+        try:
+            with (
+                self.archive.writer_lock(wait_seconds=60, purpose="网页: 上传后更新检索索引"),
+                open_catalog(self.archive) as catalog,
+            ):
+                after_batch(self.archive, catalog)
+        except ArchiveError as exc:  # busy or damaged: the next batch catches up
+            _log.warning("上传后更新检索索引未完成: %s", exc.message)
+        except Exception:
+            _log.exception("上传后更新检索索引时出错")
+
+
+def settler(request: Request) -> Settler:
+    archive = app_parts(request).archive
+    found: Settler = _state(request, "settler", lambda: Settler(archive))
+    return found

@@ -117,10 +117,17 @@
       });
     }
 
+    function settle() {   // the batch is done: the server refiles the tray, updates the index
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", box.getAttribute("data-done"));
+      xhr.setRequestHeader("X-CSRF-Token", token);
+      xhr.send();
+    }
+
     function pump() {
       if (busy) { return; }
       var item = queue.shift();
-      if (!item) { return; }
+      if (!item) { settle(); return; }
       busy = true;
       send(item).then(function () { busy = false; finished += 1; overall(); pump(); });
     }
