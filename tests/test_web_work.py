@@ -95,6 +95,12 @@ def test_upload_files_a_batch_and_quarantines_the_broken_one(site: tuple[Path, A
     assert "已隔离" in uploads[0].detail and "已归档" in uploads[1].detail
     assert any("收件箱没有" in e.detail for e in _log(root, "upload_refused"))
     assert _files(Archive(root).inbox) == set()
+    # the search index follows once uploads pause (the page never said its batch was done)
+    deadline = time.monotonic() + 60
+    while answer["href"] not in clerk.get("/search", params={"q": "变更申请表"}).text:
+        assert time.monotonic() < deadline, "the upload never reached the search index"
+        time.sleep(0.5)
+    assert clerk.post("/upload/done", headers={"X-CSRF-Token": token}).json() == {"done": True}
 
 
 def test_a_reader_is_refused_every_action(site: tuple[Path, Any]) -> None:
