@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import re
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -181,6 +183,40 @@ def test_two_clerks_assign_the_same_tray_document_at_once(site: tuple[Path, Any]
     assigned = _log(root, "assign")
     assert {e.user for e in assigned} == {"档案员", "李会计"}
     assert any("未归档" in e.detail for e in assigned)
+
+
+def test_a_page_says_plainly_when_it_must_wait(site: tuple[Path, Any]) -> None:
+    root, facts = site
+    clerk = _client(root, "档案员")
+    sha = _tray_sha(clerk)
+    token = token_in(clerk.get("/tray").text)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from archive.core.config import Archive\n"
+            "with Archive(Path(sys.argv[1])).writer_lock(purpose='dangan watch 正在归档收件箱'):\n"
+            "    print('held', flush=True); time.sleep(120)\n",
+            str(root),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        busy = clerk.post(
+            "/tray",
+            data={"csrf_token": token, "record": sha, "dossier": facts["household"],
+                  "reason": "核对原件"},
+        )  # fmt: skip
+    finally:
+        holder.kill()
+        holder.wait()
+    assert busy.status_code == 409
+    assert "dangan watch 正在归档收件箱" in busy.text and "请等待其结束后重试" in busy.text
+    with Catalog(Archive(root).catalog_path, readonly=True) as catalog:
+        row = catalog.by_sha(sha)
+        assert row is not None and row["dossier_kind"] == "tray"  # nothing was done
 
 
 def test_quarantine_release_and_delete_from_the_page(site: tuple[Path, Any]) -> None:

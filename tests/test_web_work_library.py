@@ -119,9 +119,12 @@ def test_upload_limits_and_names(small: Archive) -> None:
 def test_stale_staging_files_are_cleared(small: Archive) -> None:
     staging = Staging(small)
     staging.write(b"half")
+    named = small.state / "uploads" / "upload-x.part.d"  # a re-scan staged under its own name
+    named.mkdir()
+    (named / "重扫.pdf").write_bytes(b"%PDF")
     assert clear_stale_uploads(small) == 0  # still being written
-    assert clear_stale_uploads(small, older_than=0) == 1
-    assert not staging.path.exists()
+    assert clear_stale_uploads(small, older_than=0) == 2
+    assert list((small.state / "uploads").iterdir()) == []
 
 
 # --------------------------------------------------------------------------- the tray

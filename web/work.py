@@ -115,7 +115,7 @@ async def staged_file(archive: Archive, form: FormData, field: str = "file") -> 
     except BaseException:
         staging.abort()
         raise
-    folder = path.with_suffix(".d")
+    folder = path.with_name(path.name + ".d")  # upload-….part.d: cleared with the file
     folder.mkdir()
     return path.rename(folder / name)
 

@@ -124,12 +124,18 @@ def clear_stale_uploads(archive: Archive, older_than: float = STALE_SECONDS) -> 
         return 0
     now = time.time()
     count = 0
-    for path in folder.glob("upload-*.part"):
+    for path in folder.glob("upload-*.part*"):  # a file, or a folder holding a named one
         try:
-            if now - path.stat().st_mtime >= older_than:
+            if now - path.stat().st_mtime < older_than:
+                continue
+            if path.is_dir():
+                for inner in path.iterdir():
+                    inner.unlink()
+                path.rmdir()
+            else:
                 path.unlink()
-                count += 1
-        except FileNotFoundError:
+            count += 1
+        except (FileNotFoundError, OSError):
             continue
     return count
 
