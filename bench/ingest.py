@@ -5,7 +5,11 @@
 Prints, in one run:
 - ``dangan ingest`` over N text-layer PDFs (one process, as a clerk runs it), beside the peer:
   a bare safe copy of the same files (read, SHA-256, write, fsync, rename) — the floor any
-  filer that cannot lose a file must pay;
+  filer that cannot lose a file must pay — and their ratio;
+- ``dangan ingest`` over odd and damaged PDFs (``samples.damaged_pdfs``: junk before the
+  header, an empty user password, a broken xref, an undecodable scan, a damaged content
+  stream, a 30-page text layer, one no reader opens), seconds per file, beside ``pdftotext``
+  (poppler) extracting the text of the same files, one process per file;
 - the delay from a file landing in a watched folder to ``dangan watch`` reporting it filed,
   with native events and with polling, beside the peer: the raw watchdog event delay.
 """
@@ -74,20 +78,59 @@ def init_archive(root: Path, settle: float = 0.0) -> None:
     )
 
 
-def dangan_ingest(source: Path, work: Path) -> tuple[float, int]:
-    archive = work / "archive"
+def timed_ingest(source: Path, archive: Path, dangan: str = DANGAN) -> tuple[float, list[str]]:
+    """(seconds, outcomes) of one ``dangan ingest --no-ocr`` of ``source`` copied into the
+    inbox of a fresh ``archive``, process start included."""
     init_archive(archive)
     shutil.copytree(source, archive / "inbox", dirs_exist_ok=True)
     start = time.perf_counter()
     result = subprocess.run(
-        [DANGAN, "ingest", "--json", "--no-ocr", "--archive", str(archive)],
+        [dangan, "ingest", "--json", "--no-ocr", "--archive", str(archive)],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     elapsed = time.perf_counter() - start
-    filed = sum(1 for line in result.stdout.splitlines() if json.loads(line)["outcome"] == "filed")
-    return elapsed, filed
+    return elapsed, [json.loads(line)["outcome"] for line in result.stdout.splitlines()]
+
+
+def dangan_ingest(source: Path, work: Path, dangan: str = DANGAN) -> tuple[float, int]:
+    archive = work / ("archive" if dangan == DANGAN else "archive-baseline")
+    elapsed, outcomes = timed_ingest(source, archive, dangan)
+    return elapsed, outcomes.count("filed")
+
+
+def damaged_corpus(folder: Path, copies: int) -> list[Path]:
+    """``copies`` of every damaged kind, each made distinct by a trailing comment."""
+    from samples.damaged_pdfs import damaged_set, unopenable
+
+    kinds = {**damaged_set(), "unopenable.pdf": unopenable()}
+    folder.mkdir(parents=True)
+    out = []
+    for n in range(copies):
+        for name, data in kinds.items():
+            path = folder / f"{n:03d}_{name}"
+            path.write_bytes(data + f"\n% copy {n}\n".encode())
+            out.append(path)
+    return out
+
+
+def damaged_row(work: Path, copies: int) -> tuple[float, float, int, int]:
+    """(dangan s/file, pdftotext s/file, files filed by dangan, files pdftotext read)."""
+    files = damaged_corpus(work / "damaged", copies)
+    start = time.perf_counter()
+    read = 0
+    for path in files:
+        done = subprocess.run(["pdftotext", "-q", str(path), "-"], capture_output=True)
+        read += done.returncode == 0
+    peer = (time.perf_counter() - start) / len(files)
+    inbox = work / "damaged-inbox"
+    shutil.copytree(work / "damaged", inbox / "其他")
+    seconds, outcomes = timed_ingest(inbox, work / "damaged-archive")
+    ours = seconds / len(files)
+    filed = sum(o in ("filed", "unfiled") for o in outcomes)
+    return ours, peer, filed, read
 
 
 def _drop(folder: Path, data: bytes, name: str) -> float:
@@ -167,8 +210,15 @@ def main() -> int:
     )
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--drops", type=int, default=20)
+    parser.add_argument("--damaged", type=int, default=10, help="copies of each damaged kind")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="another build's dangan executable (e.g. main's), measured in the same run",
+    )
     args = parser.parse_args()
     print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     source = corpus(args.files)
     files = sorted(source.rglob("*.pdf"))
     size = sum(p.stat().st_size for p in files)
@@ -186,6 +236,34 @@ def main() -> int:
             f"  dangan ingest (preflight, journal, sidecar,  {len(files) / elapsed:8.1f} files/s  ({elapsed:.1f} s)"
         )
         print("                catalog, incl. process start)")
+        print(f"  ratio dangan / safe copy                     {peer / elapsed:8.3f}")
+        if args.baseline:
+            # the peer again, just before the other build: each ratio against its own peer,
+            # so that a load that changes during the run does not favour either build
+            again = safe_copy_peer(source, work / "peer-again")
+            before, _ = dangan_ingest(source, work, args.baseline)
+            print(
+                f"  peer again, before the baseline              {len(files) / again:8.1f} files/s  ({again:.1f} s)"
+            )
+            print(
+                f"  baseline build ({args.baseline})\n"
+                f"                                               {len(files) / before:8.1f} files/s"
+                f"  ({before:.1f} s)  ratio {again / before:.3f}"
+            )
+            print(
+                f"  this build's ratio / the baseline's          {(peer / elapsed) / (again / before):8.2f}"
+            )
+        ours, poppler, filed, read = damaged_row(work, args.damaged)
+        kinds = args.damaged * 7
+        print("\ndamaged PDFs (seconds per file, lower is better)")
+        print(
+            f"  peer: pdftotext (text only, one process a file)  {poppler:7.3f} s/file"
+            f"  ({read}/{kinds} read)"
+        )
+        print(
+            f"  dangan ingest --no-ocr (incl. process start)     {ours:7.3f} s/file"
+            f"  ({filed}/{kinds} filed, the rest quarantined)"
+        )
         samples = [p.read_bytes() for p in files[: args.drops]]
         print("\nwatch latency: file landed (renamed into the inbox) → reported filed")
         print(f"  peer: raw watchdog event (inotify)          {_fmt(watchdog_peer(samples, work))}")
@@ -193,6 +271,7 @@ def main() -> int:
         print(f"  dangan watch, native events, settle 0.5 s  {_fmt(native)}")
         polled = watch_latency(samples, work, ["--poll", "1", "--settle", "0.5"], 0.5)
         print(f"  dangan watch --poll 1, settle 0.5 s         {_fmt(polled)}")
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 
 

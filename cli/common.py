@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +34,25 @@ def open_archive(archive_dir: Path | None) -> Archive:
     ctx = click.get_current_context()
     chosen = archive_dir or (ctx.find_root().obj or {}).get("archive_dir")
     return Archive(chosen) if chosen else find_archive(Path.cwd())
+
+
+LOG_NAME = "dangan.log"
+
+
+def log_to_archive(archive: Archive) -> Path:
+    """Send warnings (ours and the libraries') to ``.dangan/dangan.log``, not the terminal."""
+    from indexers.diagnostics import quiet_libraries
+
+    quiet_libraries()
+    archive.state.mkdir(parents=True, exist_ok=True)
+    path = archive.state / LOG_NAME
+    root = logging.getLogger()
+    if not any(getattr(h, "baseFilename", None) == str(path) for h in root.handlers):
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    return path
 
 
 def emit_json(data: Any) -> None:
@@ -101,3 +121,30 @@ def year_and_day(year: int | None, as_of: str | None) -> tuple[int, dt.date]:
     if year is not None and not 1990 <= year <= 2100:
         raise UsageError(f"--year {year}: 应为四位年份, 如 2011")
     return (year or day.year), day
+
+
+def https_options(func: F) -> F:
+    """--certfile and --keyfile: HTTPS for the web server (``serve``, ``service unit --web``)."""
+    for option in reversed(
+        (
+            click.option(
+                "--certfile",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=None,
+                help="HTTPS 证书 (PEM), 与 --keyfile 同用",
+            ),
+            click.option(
+                "--keyfile",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=None,
+                help="HTTPS 私钥 (PEM)",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
+
+
+def check_https(certfile: Path | None, keyfile: Path | None) -> None:
+    if (certfile is None) != (keyfile is None):
+        raise UsageError("--certfile 与 --keyfile 要同时给出 (HTTPS 证书和私钥)")

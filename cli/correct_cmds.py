@@ -12,7 +12,7 @@ import click
 
 from archive.core.config import Archive
 from archive.intake.pipeline import extractor_for, make_intake, numbering_policy
-from archive.intake.rescan import PagePart, parse_ranges, replace_scan, split_scan
+from archive.intake.rescan import page_parts, replace_scan, split_scan
 from archive.intake.rules import load_rules
 from archive.records.catalog import Catalog
 from archive.records.corrections import (
@@ -21,6 +21,8 @@ from archive.records.corrections import (
     edit_record,
     history,
     locate,
+    meeting_folder,
+    move_meeting_folder,
     move_to_dossier,
     type_dossiers_from,
     withdraw_record,
@@ -94,11 +96,13 @@ def move(
     as_json: bool,
     archive_dir: Path | None,
 ) -> None:
-    """把一份档案移入另一个已有的档案 (许可证号 / 案号 / 会议类型/年份 / 工作材料/年份)。
+    """把一份档案移入另一个已有的档案 (许可证号 / 案号 / 会议名称/年份 / 工作材料/年份)。
 
-    RECORD: records/ 下的路径、SHA-256 (前8位以上) 或档号。"""
+    RECORD: records/ 下的路径、SHA-256 (前8位以上) 或档号; 或一个会议的文件夹
+    (records/会议记录/会议名称[/年份]), 其中每份移入 DOSSIER 所写会议的召开年份。"""
     with _correcting(archive_dir, wait) as (archive, catalog):
-        done = move_to_dossier(
+        one_or_all = move_meeting_folder if meeting_folder(record) is not None else _move_one
+        done = one_or_all(
             archive,
             catalog,
             record,
@@ -106,8 +110,15 @@ def move(
             actor=_actor(by),
             reason=reason,
             policy=numbering_policy(archive),
+            canonical=load_rules(archive.root).canonical_meeting,
         )
-        _report([done], archive, catalog, as_json)
+        _report(done, archive, catalog, as_json)
+
+
+def _move_one(
+    archive: Archive, catalog: Catalog, record: str, dossier: str, **how: Any
+) -> list[Corrected]:
+    return [move_to_dossier(archive, catalog, record, dossier, **how)]
 
 
 @click.command()
@@ -116,7 +127,7 @@ def move(
 @click.option("--date", default=None, help="成文日期 YYYY-MM-DD (空字符串: 清除)")
 @click.option("--licence", default=None, help="许可证号 (移入该户档案)")
 @click.option("--case", "case_no", default=None, help="案号 (移入该案卷)")
-@click.option("--meeting", default=None, help="会议类型")
+@click.option("--meeting", default=None, help="会议名称 (已配置的会议类型或会议自己的名称)")
 @click.option("--title", default=None, help="题名")
 @correction_options
 def edit(
@@ -146,6 +157,7 @@ def edit(
             reason=reason,
             type_dossiers=type_dossiers_from(rules.types),
             policy=numbering_policy(archive),
+            canonical=rules.canonical_meeting,
         )
         _report([done], archive, catalog, as_json)
 
@@ -216,21 +228,11 @@ def split(
     archive_dir: Path | None,
 ) -> None:
     """把一份含有多份文件的 PDF 按页码范围拆成多份档案 (如 1-2,3,4-6), 原件撤出。"""
-    spans = parse_ranges(ranges)
-    names = [t.strip() or None for t in types.replace("，", ",").split(",")] if types else []
-    if names and len(names) != len(spans):
-        raise click.UsageError(
-            f"--types 有 {len(names)} 项, 页码范围有 {len(spans)} 段; 应一一对应"
-        )
-    parts = [PagePart(a, b, names[i] if names else None) for i, (a, b) in enumerate(spans)]
     with (
         _correcting(archive_dir, wait) as (archive, catalog),
         extractor_for(archive, ocr=False if no_ocr else None) as extractor,
     ):
-        rules = load_rules(archive.root)
-        unknown = [n for n in names if n and n not in rules.types]
-        if unknown:
-            raise click.UsageError(f"--types: 未知的文书类型 {'、'.join(unknown)}")
+        parts = page_parts(ranges, types, load_rules(archive.root).types)
         intake = make_intake(archive, catalog, extractor, settle_seconds=0)
         done = split_scan(
             archive, catalog, record, parts, actor=_actor(by), reason=reason, intake=intake

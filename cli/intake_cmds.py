@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import click
 
-from archive.core.config import init_archive
+from archive.core.config import CONFIG_NAME, init_archive
 from archive.core.errors import UsageError
 from archive.intake.intake import DiskFull, Outcome
 from archive.intake.pipeline import after_batch, extractor_for, make_intake
+from archive.intake.settling import DEFAULT_WAIT_SECONDS, Waiting, ingest_inbox
 from archive.intake.watch_lock import hold_watch_lock
 from archive.intake.watcher import Watcher
 from archive.records.reindex import open_catalog
-from cli.common import archive_option, emit_json, open_archive, progress
+from cli.common import archive_option, emit_json, log_to_archive, open_archive
 
 _LABEL = {
     "filed": "已归档",
@@ -24,7 +27,55 @@ _LABEL = {
     "duplicate": "重复",
     "quarantined": "已隔离",
     "skipped": "跳过",
+    "waiting": "等待中",
 }
+_PAGE_NOTE_SECONDS = 10.0  # without a terminal: a line this often while one document is read
+
+
+class _Progress:
+    """Files done and, within a long document, pages read: a status line on a terminal;
+    without one, a line every few seconds while a long document is being read."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.files = (0, 0)
+        self.page_line = ""
+        self.last_note = time.monotonic()
+        self.lock = threading.Lock()
+
+    def _draw(self) -> None:
+        done, total = self.files
+        line = f"归档 {done}/{total}" + (f"  {self.page_line}" if self.page_line else "")
+        click.echo("\r" + line[:110].ljust(110), nl=False, err=True)
+
+    def file_done(self, done: int, total: int) -> None:
+        with self.lock:
+            self.files, self.page_line = (done, total), ""
+            if self.tty:
+                self._draw()
+
+    def pages(self, name: str, done: int, total: int) -> None:
+        if total < 2:
+            return
+        with self.lock:
+            self.page_line = f"{name}: 第 {done}/{total} 页"
+            if self.tty:
+                self._draw()
+            elif time.monotonic() - self.last_note >= _PAGE_NOTE_SECONDS and done < total:
+                self.last_note = time.monotonic()
+                click.echo(f"正在读取 {name}: 第 {done}/{total} 页", err=True)
+
+    def waiting(self, files: list[Waiting], left: float) -> None:
+        names = "、".join(w.source.removeprefix("inbox/") for w in files[:3])
+        more = f" 等 {len(files)} 个文件" if len(files) > 3 else ""
+        with self.lock:
+            if self.tty:
+                click.echo("", err=True)
+            click.echo(f"等待 {names}{more} 写入完成 (最多再等 {left:.0f} 秒)", err=True)
+
+    def close(self) -> None:
+        if self.tty and self.files != (0, 0):
+            click.echo("", err=True)
 
 
 def _print_outcome(outcome: Outcome, as_json: bool) -> None:
@@ -57,9 +108,24 @@ def init(
     case_prefixes: tuple[str, ...],
     fonds: str,
 ) -> None:
-    """创建档案库: dangan.toml, inbox/<类别>/, records/, quarantine/。"""
+    """创建档案库: dangan.toml, inbox/<类别>/, records/, quarantine/。
+
+    许可证号区划码 (本县许可证号的前6位) 用 --area-code 给出; 在终端中运行时会询问;
+    都没有时, 导入第一份名册 (dangan households import) 时按名册推断。"""
+    if not area_codes and sys.stdin.isatty() and not (directory / CONFIG_NAME).exists():
+        answer = click.prompt(
+            "本县许可证号区划码 (许可证号前6位, 多个用逗号分隔; 不知道可直接回车, 导入名册时自动推断)",
+            default="",
+            show_default=False,
+        )
+        area_codes = tuple(c for c in re.split(r"[,，、\s]+", answer.strip()) if c)
+    bad = [c for c in area_codes if not (c.isascii() and c.isdigit() and 2 <= len(c) <= 12)]
+    if bad:
+        raise UsageError(f"区划码应为数字 (如 610522), 不是: {'、'.join(bad)}")
     archive = init_archive(directory, bureau, area_codes, case_prefixes, fonds)
     click.echo(f"档案库已就绪: {archive.root}")
+    if not archive.config.area_codes:
+        click.echo("  未设区划码: 只认带“许可证号”标签的号码; 导入名册时将按名册自动设置", err=True)
     for name in archive.config.kinds:
         click.echo(f"  收件箱: {archive.inbox / name}")
 
@@ -70,31 +136,51 @@ def init(
 @click.option(
     "--settle", type=float, default=None, help="文件最近改动不足此秒数则暂不处理 (默认取配置)"
 )
+@click.option(
+    "--wait",
+    type=float,
+    default=DEFAULT_WAIT_SECONDS,
+    show_default=True,
+    help="收件箱里仍在写入的文件最多等待多少秒 (之后报告为等待中)",
+)
 @click.option("--no-ocr", is_flag=True, help="不做 OCR (只取 PDF 文字层)")
 @archive_option
 def ingest(
     paths: tuple[Path, ...],
     as_json: bool,
     settle: float | None,
+    wait: float,
     no_ocr: bool,
     archive_dir: Path | None,
 ) -> None:
-    """处理收件箱一次 (或指定的文件/文件夹: 复制归档, 原件保留), 然后退出。"""
+    """处理收件箱一次 (或指定的文件/文件夹: 复制归档, 原件保留), 然后退出。
+
+    刚放入、仍在写入的文件会等它写完再归档 (最多 --wait 秒)。"""
     archive = open_archive(archive_dir)
     archive.ensure_layout()
+    log_to_archive(archive)
+    shown = _Progress()
     with (
         archive.writer_lock(),
         open_catalog(archive) as catalog,
         extractor_for(archive, ocr=False if no_ocr else None) as extractor,
     ):
-        intake = make_intake(archive, catalog, extractor, settle_seconds=settle)
+        intake = make_intake(
+            archive, catalog, extractor, settle_seconds=settle, on_pages=shown.pages
+        )
         try:
-            with progress("归档") as bar:
-                outcomes = intake.run(list(paths) or None, progress=bar)
+            if paths:
+                outcomes = intake.run(list(paths), progress=shown.file_done)
+            else:
+                outcomes = ingest_inbox(
+                    intake, wait_seconds=wait, progress=shown.file_done, on_waiting=shown.waiting
+                )
         except DiskFull as exc:  # say what was done before the disk filled, then fail
             for outcome in exc.done:
                 _print_outcome(outcome, as_json)
             raise
+        finally:
+            shown.close()
         after_batch(archive, catalog)
     for outcome in outcomes:
         _print_outcome(outcome, as_json)
@@ -102,7 +188,7 @@ def ingest(
         counts: dict[str, int] = {}
         for outcome in outcomes:
             counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
-        summary = ", ".join(f"{_LABEL[k]} {v}" for k, v in counts.items()) or "收件箱为空"
+        summary = ", ".join(f"{_LABEL.get(k, k)} {v}" for k, v in counts.items()) or "收件箱为空"
         click.echo(f"共 {len(outcomes)} 个文件: {summary}", err=True)
 
 
@@ -128,6 +214,7 @@ def watch(
         raise UsageError("--poll 应为正数秒")
     archive = open_archive(archive_dir)
     archive.ensure_layout()
+    log_to_archive(archive)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     mode = f"轮询 {poll}s" if poll else "系统文件事件"

@@ -47,6 +47,8 @@ COMMAND_MODULES = {
     "destroy": "cli.archival_cmds",
     "backup": "cli.backup_cmds",
     "restore": "cli.backup_cmds",
+    "users": "cli.users_cmds",
+    "serve": "cli.serve_cmd",
 }
 
 

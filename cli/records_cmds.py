@@ -8,29 +8,14 @@ from typing import Any
 import click
 
 from archive.core.clock import local_now
-from archive.core.doctypes import doc_order
 from archive.core.errors import IntegrityError, NotFoundError
+from archive.intake.rules import rules_for_reading
 from archive.records.catalog import Catalog
+from archive.records.dossier import kind_label
 from archive.records.fixity import verify_records
+from archive.records.listing import dossier_listing
 from archive.records.reindex import open_catalog, reindex_catalog
 from cli.common import archive_option, emit_json, open_archive, progress
-
-
-def _doc_json(catalog: Catalog, row: Any) -> dict[str, Any]:
-    return {
-        "record": f"records/{row['path']}",
-        "archival_code": row["archival_code"],
-        "retention": row["retention"],
-        "status": row["status"],
-        "doc_type": row["doc_type"],
-        "title": row["title"],
-        "date": row["doc_date"],
-        "pages": row["pages"],
-        "legible": None if row["legible"] is None else bool(row["legible"]),
-        "sha256": row["record_id"],
-        "filed_at": row["filed_at"],
-        "findings": [dict(f) for f in catalog.findings(row["record_id"])],
-    }
 
 
 @click.command()
@@ -40,61 +25,37 @@ def _doc_json(catalog: Catalog, row: Any) -> dict[str, Any]:
 def show(key: str, as_json: bool, archive_dir: Path | None) -> None:
     """列出一个档案(许可证号/户名/案号/会议)的卷内目录。"""
     archive = open_archive(archive_dir)
+    rules = rules_for_reading(archive.root)
     with open_catalog(archive) as catalog:
-        rows = catalog.dossier_rows(key.strip())
-        if not rows:
-            raise NotFoundError(
-                f'没有找到档案 {key!r}; 可用许可证号、户名、案号或 "会议类型/年份" 查询'
-            )
-        groups: dict[str, list[Any]] = {}
-        rows = sorted(rows, key=lambda r: (doc_order(r["doc_type"]), r["path"]))
-        withdrawn = [r for r in rows if r["status"] != "filed"]
-        for row in rows:
-            if row["status"] == "filed":
-                groups.setdefault(row["dossier_key"], []).append(row)
-        out = []
-        for dossier_key, members in groups.items():
-            household = (
-                catalog.household(dossier_key)
-                if members[0]["dossier_kind"] == "household"
-                else None
-            )
-            out.append(
-                {
-                    "dossier": dossier_key,
-                    "kind": members[0]["dossier_kind"],
-                    "folder": "records/" + members[0]["path"].rsplit("/", 1)[0],
-                    "household": dict(household) if household else None,
-                    "documents": [_doc_json(catalog, r) for r in members],
-                }
-            )
-        if withdrawn:
-            out.append(
-                {
-                    "dossier": "已撤出",
-                    "kind": "withdrawn",
-                    "folder": "records/已撤出",
-                    "household": None,
-                    "documents": [_doc_json(catalog, r) for r in withdrawn],
-                }
-            )
+        out = dossier_listing(catalog, key, rules.canonical_meeting)
+    if not out:
+        raise NotFoundError(
+            f'没有找到档案 {key!r}; 可用许可证号、户名、案号、"会议名称/年份"或会议名称查询'
+        )
     if as_json:
         emit_json(out)
         return
     for dossier in out:
-        click.echo(f"档案 {dossier['dossier']}  ({dossier['folder']})")
+        folder = dossier["folder"] or "没有自己的文件夹, 只列入了存于别处的文件"
+        click.echo(f"档案 {dossier['dossier']}  ({folder})")
         hh = dossier["household"]
         if hh:
             click.echo(
                 f"  户名 {hh['name']}  经营者 {hh['operator'] or '-'}  类别 {hh['class'] or '-'}  "
                 f"有效期 {hh['valid_from'] or '?'} 至 {hh['valid_to'] or '?'}"
             )
-        click.echo("  卷内目录:")
+        click.echo(
+            f"  {kind_label(dossier['kind'])}的文件 (不在卷内目录中):"
+            if dossier["kind"] in ("withdrawn", "destroyed")
+            else "  卷内目录:"
+        )
         for index, doc in enumerate(dossier["documents"], 1):
             flags = "" if doc["legible"] in (None, True) else "  [不清晰]"
             flags += "".join(
                 f"  [{f['code']}]" for f in doc["findings"] if f["code"] != "illegible"
             )
+            if doc.get("cross_reference"):
+                flags += f"  [参见: 存于{doc['filed_in']}]"
             code = doc["archival_code"] or "(未编档号)"
             click.echo(
                 f"  {index:>3}. {code}  {doc['doc_type'] or doc['title']:<12} "
@@ -225,11 +186,17 @@ def households_import(file: Path, as_json: bool, archive_dir: Path | None) -> No
     from archive.intake.pipeline import import_roster
 
     archive = open_archive(archive_dir)
+    before = archive.config.area_codes
     imported = import_roster(archive, file)
+    codes = archive.config.area_codes
     if as_json:
-        emit_json({"imported": imported, "roster": str(archive.roster_path)})
+        emit_json(
+            {"imported": imported, "roster": str(archive.roster_path), "area_codes": list(codes)}
+        )
     else:
         click.echo(f"已导入 {imported} 户 → {archive.roster_path}")
+        if codes != before:
+            click.echo(f"已按名册设置本县区划码: {'、'.join(codes)} (写入 dangan.toml)")
 
 
 @households.command("list")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from archive.records.finder import SearchRequest
 from archive.records.reindex import open_catalog
 from archive.records.search_sync import search_archive
 from cli.common import archive_option, emit_json, open_archive
@@ -28,17 +29,9 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, archive_dir: Path 
     archive = open_archive(archive_dir)
     text = " ".join(query)
     with open_catalog(archive) as catalog:
-        result = search_archive(archive, catalog, text, limit=limit)
+        result = search_archive(archive, catalog, SearchRequest(q=text, per_page=limit))
     if as_json:
-        emit_json(
-            {
-                "query": text,
-                "total": result.total,
-                "hits": [{**h.__dict__, "record": f"records/{h.path}"} for h in result.hits],
-                "suggestions": result.suggestions,
-                "message": result.message,
-            }
-        )
+        emit_json(result.as_dict())
         return
     if not result.hits:
         click.echo(result.message or f"没有找到与 {text!r} 相符的档案")

@@ -1,4 +1,4 @@
-"""service unit: run ``dangan watch`` as a systemd service."""
+"""service unit: run ``dangan watch`` (or, with --web, ``dangan serve``) as a systemd service."""
 
 from __future__ import annotations
 
@@ -8,13 +8,20 @@ import click
 
 from archive.core.config import Archive
 from archive.core.errors import UsageError
-from archive.ops.service_unit import render_backup_units, render_unit, unit_name
-from cli.common import archive_option, open_archive
+from archive.ops.service_unit import (
+    UNIT_PREFIX,
+    WEB_UNIT_PREFIX,
+    WebOptions,
+    render_backup_units,
+    render_unit,
+    unit_name,
+)
+from cli.common import archive_option, check_https, https_options, open_archive
 
 
 @click.group()
 def service() -> None:
-    """把 dangan watch 作为系统服务运行 (systemd), 开机或登录后自动监视收件箱。"""
+    """把 dangan watch (收件箱监视) 或 dangan serve (网页服务) 作为系统服务运行 (systemd)。"""
 
 
 @service.command("unit")
@@ -22,6 +29,12 @@ def service() -> None:
     "--user", "run_as", default=None, help="生成系统级服务, 以该账户运行 (默认: 用户级服务)"
 )
 @click.option("--poll", type=float, default=None, help="轮询间隔秒数 (收件箱在网络共享上时)")
+@click.option("--web", is_flag=True, help="生成网页服务 (dangan serve) 的服务文件, 与监视服务并存")
+@click.option("--host", default="0.0.0.0", show_default=True, help="--web: 监听地址")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="--web: 端口"
+)
+@https_options
 @click.option(
     "--out",
     "out_dir",
@@ -55,6 +68,11 @@ def service() -> None:
 def unit(
     run_as: str | None,
     poll: float | None,
+    web: bool,
+    host: str,
+    port: int,
+    certfile: Path | None,
+    keyfile: Path | None,
     out_dir: Path | None,
     for_backup: bool,
     target: str | None,
@@ -72,19 +90,27 @@ def unit(
     系统级 (开机运行, 需要管理员):
       dangan service unit --user 档案员 --out /etc/systemd/system
       systemctl daemon-reload && systemctl enable --now <服务名>
+    网页服务 (与监视服务并存, 同一个档案库):
+      dangan service unit --web --user 档案员 --out /etc/systemd/system
     查看: dangan status;  日志: journalctl [--user] -u <服务名>
     定时备份 (每天 21:00, 关机错过的开机后补做):
       dangan service unit --backup --out ~/.config/systemd/user
       systemctl --user daemon-reload && systemctl --user enable --now <定时器名>.timer
     """
     archive = open_archive(archive_dir)
+    if for_backup and web:
+        raise click.UsageError("--backup 与 --web 各生成一种服务文件, 请分两次运行")
     if for_backup:
         _backup_units(archive, run_as, target, password_file, on_calendar, out_dir)
         return
     if poll is not None and poll <= 0:
         raise click.UsageError("--poll 应为正数秒")
-    text = render_unit(archive, user=run_as, poll=poll)
-    name = unit_name(archive)
+    if web and poll is not None:
+        raise click.UsageError("--poll 只用于监视服务, 不能与 --web 同用")
+    check_https(certfile, keyfile)
+    options = WebOptions(host, port, certfile, keyfile) if web else None
+    text = render_unit(archive, user=run_as, poll=poll, web=options)
+    name = unit_name(archive, WEB_UNIT_PREFIX if web else UNIT_PREFIX)
     if out_dir is None:
         click.echo(text, nl=False)
         click.echo(f"# 服务名: {name}", err=True)

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
+from archive.ops.backup_config import backup_rows
 from archive.ops.status import (
     FLAGGED,
     Status,
     archive_status,
-    kind_label,
     next_steps,
     quarantine_label,
 )
+from archive.records.dossier import kind_label
 from cli.common import archive_option, emit_json, open_archive
 
 
@@ -63,6 +63,13 @@ def _lines(s: Status) -> list[tuple[str, str]]:
             rows.append(("名册", f"{s.roster:,} 户, 其中 {s.households_filed:,} 户已有档案"))
         flagged = ", ".join(f"{FLAGGED[code]} {n:,} 份" for code, n in s.flagged.items())
         rows.append(("需核对", flagged or "无"))
+        if s.meetings_unconfigured:
+            rows.append(("未配置的会议", _counts(s.meetings_unconfigured, str) + " (份)"))
+        if s.meetings_to_move:
+            moves = ", ".join(
+                f"{m['name']} → {m['type']} {m['records']} 份" for m in s.meetings_to_move
+            )
+            rows.append(("待并入的会议", moves))
     else:
         problem = {"missing": "目录库缺失", "stale": "目录库版本不符", "damaged": "目录库损坏"}
         rows.append(("档案", f"{problem[s.catalog]}, 需要重建 (dangan reindex)"))
@@ -90,37 +97,12 @@ def _lines(s: Status) -> list[tuple[str, str]]:
                 f"问题 {c['findings']} 项",
             )
         )
-    rows += _backup_rows(s.backup)
+    rows += backup_rows(s.backup)
     if s.last_filed:
         at = s.last_filed["at"][:19].replace("T", " ")
         rows.append(("最近归档", f"{at}  {s.last_filed['path']}"))
     if s.interrupted:
         rows.append(("中断的归档", f"{s.interrupted} 次"))
-    return rows
-
-
-def _backup_rows(b: dict[str, Any]) -> list[tuple[str, str]]:
-    last = b.get("last")
-    if not last:
-        return [("备份", "从未备份" + (f" (目标 {b['target']})" if b.get("target") else ""))]
-    when = str(last.get("at", ""))[:16].replace("T", " ")
-    age = b.get("age_days")
-    if age is None:
-        ago = "时间不明"
-    else:
-        ago = f"{age:g} 天前" if age >= 1 else f"{round(age * 24)} 小时前"
-    text = f"{ago} ({when}), 快照 {last.get('snapshot')} → {last.get('target')}"
-    if b.get("overdue"):
-        text += f"; 已超过 {b['max_age_days']} 天!"
-    rows = [("上次备份", text)]
-    if b.get("failure"):
-        rows.append(("备份失败", str(b["failure"].get("at", ""))[:16].replace("T", " ")))
-    drill = b.get("drill")
-    if drill:
-        verdict = "通过" if drill.get("ok") else "未通过"
-        rows.append(
-            ("上次演练", f"{str(drill.get('at', ''))[:10]} {verdict} ({drill.get('report')})")
-        )
     return rows
 
 

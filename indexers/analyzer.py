@@ -220,14 +220,21 @@ def make_snippet(text: str, words: list[str], width: int = 80) -> str:
     is cut from the original, so traditional characters or full-width digits in the
     record show as written.
     """
-    offsets: Sequence[int] = range(len(text))
-    spans = _hit_spans(text, words)  # fast path: the words occur as written
-    if not spans:
-        folded, offsets = fold_with_map(text)
-        spans = _hit_spans(folded, words)
-    flat = " ".join(text.split())
+    return mark(snippet_parts(text, words, width))
+
+
+def mark(parts: list[tuple[str, bool]]) -> str:
+    """Pieces of :func:`snippet_parts` as one line, matches in 【…】 (for the command line)."""
+    return "".join(f"【{part}】" if hit else part for part, hit in parts)
+
+
+def snippet_parts(text: str, words: list[str], width: int = 80) -> list[tuple[str, bool]]:
+    """The extract of :func:`make_snippet` as (text, is_match) pieces, for a page that marks
+    matches itself (and escapes the text: a record may contain 【】 or markup)."""
+    spans, offsets = _spans(text, words)
     if not spans or not offsets:
-        return flat[:width] + ("…" if len(flat) > width else "")
+        flat = " ".join(text.split())
+        return _tidy([(flat[:width] + ("…" if len(flat) > width else ""), False)])
     best_i, best_n = 0, 0
     for i, (s, _) in enumerate(spans):  # window with the most matches
         n = sum(1 for s2, _ in spans[i:] if s2 < s + width)
@@ -236,15 +243,62 @@ def make_snippet(text: str, words: list[str], width: int = 80) -> str:
     first = spans[best_i][0]
     lo = max(0, offsets[first] - width // 4)
     hi = min(len(text), lo + width)
-    out: list[str] = ["…" if lo > 0 else ""]
+    out: list[tuple[str, bool]] = []
+    lead = "…" if lo > 0 else ""
     pos = lo
     for s, e in spans[best_i:]:
         os_, oe = offsets[s], offsets[e - 1] + 1
         if os_ >= hi:
             break
-        out += [text[pos:os_], "【", text[os_:oe], "】"]
+        out += [(lead + text[pos:os_], False), (text[os_:oe], True)]
+        lead = ""
         pos = oe
-    out.append(text[pos : max(hi, pos)])
-    if max(hi, pos) < len(text):
-        out.append("…")
-    return " ".join("".join(out).split())
+    tail = text[pos : max(hi, pos)]
+    out.append((lead + tail + ("…" if max(hi, pos) < len(text) else ""), False))
+    return _tidy(out)
+
+
+def highlight(text: str, words: list[str]) -> list[tuple[str, bool]]:
+    """All of *text* (a name, a title) as (text, is_match) pieces."""
+    spans, offsets = _spans(text, words)
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for s, e in spans if offsets else ():
+        os_, oe = offsets[s], offsets[e - 1] + 1
+        out += [(text[pos:os_], False), (text[os_:oe], True)]
+        pos = oe
+    out.append((text[pos:], False))
+    return _tidy(out)
+
+
+def _spans(text: str, words: list[str]) -> tuple[list[tuple[int, int]], Sequence[int]]:
+    """Where *words* match: spans in *text* itself or in its fold, and the map back."""
+    offsets: Sequence[int] = range(len(text))
+    spans = _hit_spans(text, words)  # fast path: the words occur as written
+    if not spans:
+        folded, offsets = fold_with_map(text)
+        spans = _hit_spans(folded, words)
+    return spans, offsets
+
+
+def _tidy(parts: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """Whitespace runs made one space, none at the ends, empty pieces dropped."""
+    out: list[tuple[str, bool]] = []
+    for part, hit in parts:
+        part = _SPACE_RE.sub(" ", part)
+        if out and out[-1][0].endswith(" ") and part.startswith(" "):
+            part = part[1:]
+        if not out:
+            part = part.lstrip()
+        if not part:
+            continue
+        if out and out[-1][1] == hit:
+            out[-1] = (out[-1][0] + part, hit)
+        else:
+            out.append((part, hit))
+    if out:
+        last, hit = out[-1]
+        out[-1] = (last.rstrip(), hit)
+        if not out[-1][0]:
+            out.pop()
+    return out

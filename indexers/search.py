@@ -35,7 +35,7 @@ import tantivy
 from archive.core.errors import ArchiveError, LockedError
 from indexers import analyzer
 from indexers import query as ql
-from indexers.analyzer import make_snippet
+from indexers.analyzer import highlight, mark, snippet_parts
 from indexers.query import suggest_names
 
 __all__ = ["Hit", "IndexDoc", "SearchIndex", "SearchIndexError", "SearchResult"]
@@ -70,11 +70,13 @@ class IndexDoc:
     date: str | None
     text: str
     seals: str | None = None  # the bodies on the document's seals, joined by ｜
+    also_in: tuple[str, ...] = ()  # other dossiers it belongs to (the cases minutes name)
 
 
 @dataclass
 class Hit:
-    """One found record; *snippet* marks the matched words with 【…】."""
+    """One found record; *snippet* marks the matched words with 【…】, *parts* is the same
+    extract as (text, is_match) pieces for a page that marks them itself."""
 
     record_id: str
     path: str
@@ -85,6 +87,9 @@ class Hit:
     score: float
     snippet: str
     archival_code: str | None = None  # 档号, filled in from the catalog by the caller
+    parts: list[tuple[str, bool]] = field(default_factory=list, repr=False)
+    retailer: str | None = None
+    retailer_parts: list[tuple[str, bool]] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -211,6 +216,7 @@ def _to_document(doc: IndexDoc) -> tantivy.Document:
         "doc_type": doc.doc_type,
         "date": doc.date,
         "title": doc.title,
+        "retailer": doc.retailer,
         "text": doc.text,
     }
     d.add_bytes("payload", json.dumps(payload, ensure_ascii=False).encode("utf-8"))
@@ -239,7 +245,8 @@ def _to_document(doc: IndexDoc) -> tantivy.Document:
     if doc.meeting_type:
         d.add_text("meeting", analyzer.fold(doc.meeting_type))
         d.add_text("doc_type", analyzer.fold(doc.meeting_type))
-    d.add_text("dossier", ql.normalize_case(doc.dossier) or analyzer.fold(doc.dossier))
+    for dossier in (doc.dossier, *doc.also_in):
+        d.add_text("dossier", ql.normalize_case(dossier) or analyzer.fold(dossier))
     d.add_text("dossier_kind", doc.dossier_kind)
     if doc.doc_type:
         d.add_text("doc_type", analyzer.fold(doc.doc_type))
@@ -250,10 +257,10 @@ def _to_document(doc: IndexDoc) -> tantivy.Document:
         d.add_text("licence_no", lic)
         for k in range(4, len(lic)):
             d.add_text("licence_tail", lic[-k:])
-    if doc.case_no:
-        case = ql.case_parts(doc.case_no)
+    for number in dict.fromkeys(n for n in (doc.case_no, *doc.also_in) if n):
+        case = ql.case_parts(number)
         if case is not None:
-            d.add_text("case_no", case.canonical or doc.case_no)
+            d.add_text("case_no", case.canonical or number)
             d.add_text("case_year", case.year)
             d.add_text("case_serial", case.serial)
     day = _date_int(doc.date)
@@ -274,6 +281,25 @@ class SearchIndex:
         self.needs_rebuild = False
         self._schema = _schema()
         self._index: tantivy.Index | None = self._open()
+
+    @classmethod
+    def open_existing(cls, directory: Path) -> SearchIndex:
+        """Open the index for reading only: nothing is created, emptied or locked (a server
+        beside the watcher); a missing or other-version index is refused with the fix."""
+        index = cls.__new__(cls)
+        index.directory = Path(directory)
+        index.lock_timeout = 0.0
+        index._lock_path = index.directory.with_name(index.directory.name + ".lock")
+        index.needs_rebuild = False
+        index._schema = _schema()
+        fix = "请运行 dangan reindex 重建 (档案本身不受影响)"
+        if _read_stamp(index.directory / _META) != cls._stamp():
+            raise SearchIndexError(f"检索索引 {index.directory} 缺失或版本不符; {fix}")
+        try:
+            index._index = index._register(tantivy.Index.open(str(index.directory)))
+        except (OSError, ValueError) as exc:
+            raise SearchIndexError(f"检索索引 {index.directory} 无法读取 ({exc}); {fix}") from exc
+        return index
 
     @classmethod
     def open_or_create(
@@ -444,26 +470,36 @@ class SearchIndex:
             payload = json.loads(bytes(searcher.doc(addr).get_first("payload")).decode("utf-8"))
             out.add(payload["record_id"])
 
-    def search(self, query: str, *, limit: int = 20, names: Sequence[str] = ()) -> SearchResult:
-        """Run a clerk's query (see :mod:`indexers.query`); *names*: roster for suggestions."""
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        filters: Sequence[ql.Clause] = (),
+        names: Sequence[str] | Callable[[], Sequence[str]] = (),
+    ) -> SearchResult:
+        """Run a clerk's query (see :mod:`indexers.query`), narrowed by *filters* (clauses
+        that must also match); hits from *offset* on. *names*: the roster (or a function
+        giving it, called only when nothing is found), for suggestions."""
         parsed = ql.parse(query)
+        parsed.must.extend(filters)
         if parsed.empty:
             return SearchResult([], 0, [], "请输入要查找的内容，例如 户名、许可证号或案号。")
         searcher = self._searcher()
         tq = _build(self._schema, parsed, lambda word: searcher.doc_freq("words", word) > 0)
+        window = {"limit": max(1, limit), "count": True, "offset": max(0, offset)}
         if parsed.has_text:
-            found = searcher.search(tq, limit=max(1, limit), count=True)
+            found = searcher.search(tq, **window)
         else:
-            found = searcher.search(
-                tq, limit=max(1, limit), count=True, order_by_field="date", order=tantivy.Order.Desc
-            )
+            found = searcher.search(tq, **window, order_by_field="date", order=tantivy.Order.Desc)
         hits = [
             self._hit(searcher, score if parsed.has_text else 0.0, addr, parsed.highlight)
             for score, addr in found.hits
         ]
         if found.count:
             return SearchResult(hits, int(found.count))
-        suggestions = suggest_names(parsed.free_text(), names)
+        suggestions = suggest_names(parsed.free_text(), names() if callable(names) else names)
         message = f"没有找到与“{query.strip()}”匹配的记录。"
         if suggestions:
             message += "您是不是要找：" + "、".join(suggestions) + "？"
@@ -472,6 +508,8 @@ class SearchIndex:
     def _hit(self, searcher: Any, score: Any, addr: Any, words: list[str]) -> Hit:
         doc = searcher.doc(addr)
         data = json.loads(bytes(doc.get_first("payload")).decode("utf-8"))
+        parts = snippet_parts(data["text"], words)
+        retailer = data.get("retailer")
         return Hit(
             record_id=data["record_id"],
             path=data["path"],
@@ -480,7 +518,10 @@ class SearchIndex:
             date=data["date"],
             title=data["title"],
             score=float(score) if isinstance(score, int | float) else 0.0,
-            snippet=make_snippet(data["text"], words),
+            snippet=mark(parts),
+            parts=parts,
+            retailer=retailer,
+            retailer_parts=highlight(retailer, words) if retailer else [],
         )
 
     def close(self) -> None:

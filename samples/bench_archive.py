@@ -173,6 +173,7 @@ def meeting_file(inbox: Path, meeting: str, day: dt.date) -> Path:
             "参会人员：局长、专卖股长、内管专干、市管员",
             f"议题：{meeting}（{day.month}月）",
             "主持人签字：王强",
+            "记录人：李卫东",
         ],
     )
 

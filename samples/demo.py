@@ -8,13 +8,16 @@ Each step prints the ``dangan`` command it runs, so a clerk can repeat it by han
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from archive.access.roles import ROLES
 from samples.badfiles import bad_inputs
 from samples.bench_archive import build_bench_archive
+from samples.minutes import sample_minutes, write_minutes
 from samples.scans import generate_scans
 
 SAMPLES = Path(__file__).resolve().parent
@@ -22,10 +25,12 @@ SAMPLES = Path(__file__).resolve().parent
 DANGAN = str(Path(sys.executable).with_name("dangan"))
 
 
-def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def _run(
+    *args: str, check: bool = True, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     shown = " ".join(("dangan", *args))
-    print(f"\n$ {shown}", flush=True)
-    result = subprocess.run([DANGAN, *args], text=True)
+    print(f"\n$ {shown}" + (" <<< (密码)" if stdin else ""), flush=True)
+    result = subprocess.run([DANGAN, *args], text=True, input=stdin)
     if check and result.returncode != 0:
         raise SystemExit(f"demo: `{shown}` failed with exit code {result.returncode}")
     return result
@@ -33,6 +38,13 @@ def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 YEAR = 2024
 AS_OF = f"{YEAR}-12-31"
+#: Demo sign-ins for the web app, one per role (a real bureau makes its own: README).
+DEMO_USERS = (
+    ("管理员", "admin", "demo-admin-2024"),
+    ("档案员", "clerk", "demo-clerk-2024"),
+    ("王科长", "reader", "demo-reader-2024"),
+    ("审计员", "auditor", "demo-audit-2024"),
+)
 
 
 def _findings(path: Path) -> None:
@@ -72,12 +84,19 @@ def build(root: Path) -> None:
     for name, (data, _code) in list(bad_inputs().items())[:4]:
         (root / "inbox" / "其他" / name).write_bytes(data)
     print("  4 个有问题的文件(空文件、传输中断、乱码、加密)")
+    minutes = write_minutes(root / "inbox", sample_minutes(YEAR, (3, 5)))
+    print(
+        f"  {len(minutes)} 份各类会议记录 (依法行政工作推进会、表彰大会、培训会等规则中没有的会议, "
+        "案审会记录写明案号)"
+    )
     a = str(root)
     _run("findings", "import", str(root / "上级检查发现.yaml"), "--archive", a)
     _run("ingest", "--archive", a)
     _run("status", "--archive", a)
     licence = next(t.keys["licence"] for t in truths if "licence" in t.keys)
     _run("show", licence, "--archive", a)
+    _run("show", f"潼烟罚〔{YEAR}〕第3号", "--archive", a)
+    _run("show", "依法行政工作推进会/2021", "--archive", a)
     _run("quarantine", "list", "--archive", a)
     name = next(t.keys["name"] for t in truths if t.keys.get("name"))
     _run("search", name[-3:], "--limit", "3", "--archive", a)
@@ -113,9 +132,28 @@ def build(root: Path) -> None:
     )
     _run("verify", str(root / "验收材料包"), "--archive", a)
     _run("verify", "--archive", a)
+    for name, role, password in DEMO_USERS:
+        _run(
+            "users",
+            "add",
+            name,
+            "--role",
+            role,
+            "--password-stdin",
+            "--archive",
+            a,
+            stdin=password + "\n",
+        )
     print(f"\n演示完成。档案库: {root}")
     print(f"  报告: {root / '报告'}   验收材料包: {root / '验收材料包'}")
     print(f"  再次运行 dangan 命令时加 --archive {root}")
+    print("\n用浏览器查看 (网页服务, 按 Ctrl+C 停止):")
+    exe = Path(DANGAN)
+    shown = exe.relative_to(Path.cwd()) if exe.is_relative_to(Path.cwd()) else exe
+    print(f"  {shlex.quote(str(shown))} serve --archive {shlex.quote(str(root))}")
+    print("  然后打开 http://127.0.0.1:8080/ 登录, 演示账户 (用户名 / 密码):")
+    for name, role, password in DEMO_USERS:
+        print(f"    {name} / {password}   ({ROLES[role]})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -252,6 +252,13 @@ def _write_doc(doc: _content.Doc, spec: _Spec, rng: random.Random) -> tuple[byte
     return build_pdf(pages), truths
 
 
+def scan_document(
+    doc: _content.Doc, rng: random.Random, fmt: str = "jpeg", rotation: int = 0
+) -> bytes:
+    """One document scanned as the default set scans it (skewed, noisy, compressed)."""
+    return _write_doc(doc, _Spec(doc.doc_type, fmt, rotation=rotation), rng)[0]
+
+
 def _inbox_path(doc: _content.Doc, spec: _Spec, name_type: str, serial: int) -> str:
     ext = FORMAT_EXT[spec.fmt]
     if spec.unknown_key or doc.group == "other":

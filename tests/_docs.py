@@ -27,12 +27,22 @@ CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
 GB_FONTS = {"仿宋_GB2312", "楷体_GB2312", "黑体", "宋体", "方正小标宋简体"}
 
 
+# The Debian packages that give each tool (scripts/bootstrap.sh test installs them all).
+_PACKAGES = {
+    "tesseract": "tesseract-ocr tesseract-ocr-chi-sim",
+    "soffice": "libreoffice-writer-nogui",
+    "pdftoppm": "poppler-utils",
+    "pdftotext": "poppler-utils",
+    "pdffonts": "poppler-utils",
+    "pdfinfo": "poppler-utils",
+}
+
+
 def tool(name: str) -> str:
     exe = shutil.which(name)
     if exe is None:
-        pytest.skip(
-            f"{name} is not installed (apt-get install poppler-utils / libreoffice-writer-nogui)"
-        )
+        package = _PACKAGES.get(name, name)
+        pytest.skip(f"{name} is not installed: run bash scripts/bootstrap.sh test ({package})")
     return exe
 
 

@@ -20,9 +20,9 @@ DANGAN = Path(sys.executable).with_name("dangan")
 
 
 def run_dangan(
-    *args: str | Path, cwd: Path | None = None, timeout: float = 600
+    *args: str | Path, cwd: Path | None = None, timeout: float = 600, input_text: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``dangan`` console script, capturing output."""
+    """Run the installed ``dangan`` console script, capturing output (*input_text*: stdin)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
         [str(DANGAN), *map(str, args)],
@@ -31,6 +31,7 @@ def run_dangan(
         cwd=cwd,
         timeout=timeout,
         env=env,
+        input=input_text,
     )
 
 
@@ -94,3 +95,15 @@ def outside(tmp_path: Path) -> Any:
     folder = Outside(tmp_path / "outside")
     yield folder
     folder.stop()
+
+
+@pytest.fixture(scope="session")
+def web_made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A small real archive with markup planted in its data and one user per role, built
+    once for the web tests (tests/_web.py); tests that change it copy it first."""
+    from _web import add_users, build_web_archive
+
+    root = tmp_path_factory.mktemp("web") / "档案库"
+    facts = build_web_archive(root)
+    add_users(root)
+    return root, facts

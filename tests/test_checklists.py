@@ -59,7 +59,13 @@ def test_defaults_cover_every_application_type_and_the_case_file() -> None:
         "送达回证",
         "结案报告",
     ]
-    assert [r.name for r in c.meeting_fields] == ["日期", "参会人员", "议题", "主持人签字"]
+    assert [r.name for r in c.meeting_fields] == [
+        "日期",
+        "参会人员",
+        "议题",
+        "主持人签字",
+        "记录人",
+    ]
     assert "专销联动会议" in c.meeting_types
 
 
@@ -113,8 +119,8 @@ def test_goods_held_adds_the_preservation_notice() -> None:
 def test_meeting_record_fields() -> None:
     c = load_checklists()
     record = {"会议时间": "2011年3月1日", "出席人员": "张三、李四", "议题": " ", "主持人": "王五"}
-    assert [r.name for r in c.missing_meeting_fields(record)] == ["议题"]
-    assert c.missing_meeting_fields(["日期", "参会人员", "会议内容", "签字"]) == []
+    assert [r.name for r in c.missing_meeting_fields(record)] == ["议题", "记录人"]
+    assert c.missing_meeting_fields(["日期", "参会人员", "会议内容", "签字", "记录人"]) == []
 
 
 def test_unknown_application_type_says_how_to_add_it() -> None:

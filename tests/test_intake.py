@@ -71,6 +71,53 @@ def test_files_by_licence_case_and_meeting(archive_dir: Path) -> None:
     assert "卷内目录" in text.stdout and "申请表" in text.stdout
 
 
+def test_a_household_keeps_one_folder_across_runs_and_within_a_batch(archive_dir: Path) -> None:
+    """The household folders are listed once a run: a document of a household filed before
+    goes to its folder (whatever name the drop gives), and two documents of a new household
+    staged in the same batch share one new folder, numbered in order."""
+    inbox = archive_dir / "inbox" / "许可证"
+    (inbox / "610522100123_张三烟酒店").mkdir(parents=True)
+    (inbox / "610522100123_张三烟酒店" / "申请表.pdf").write_bytes(_pdf(1))
+    first = run_dangan("ingest", "--json", "--archive", archive_dir)
+    assert first.returncode == 0, first.stderr
+    (inbox / "610522100123").mkdir()
+    (inbox / "610522100123" / "送达回证.pdf").write_bytes(_pdf(2))
+    (inbox / "610522100456_李四商店").mkdir()
+    (inbox / "610522100456_李四商店" / "申请表.pdf").write_bytes(_pdf(3))
+    (inbox / "610522100456_李四商店" / "承诺书.pdf").write_bytes(_pdf(4))
+    second = run_dangan("ingest", "--json", "--archive", archive_dir)
+    assert second.returncode == 0, second.stderr
+    records = {o["source"].split("/", 2)[2]: o["record"] for o in json_lines(second.stdout)}
+    assert records == {
+        "610522100123/送达回证.pdf": "records/许可证档案/610522100123_张三烟酒店/002_送达回证.pdf",
+        "610522100456_李四商店/承诺书.pdf": "records/许可证档案/610522100456_李四商店/001_承诺书.pdf",
+        "610522100456_李四商店/申请表.pdf": "records/许可证档案/610522100456_李四商店/002_申请表.pdf",
+    }
+    folders = sorted(p.name for p in (archive_dir / "records" / "许可证档案").iterdir())
+    assert folders == ["610522100123_张三烟酒店", "610522100456_李四商店"]
+
+
+def test_a_catalog_row_without_its_record_does_not_make_a_duplicate(archive_dir: Path) -> None:
+    """The catalog is a cache. A row whose record is not on disk (a batch a crash undid after
+    its rows were committed) must not turn the scan into a "duplicate" of nothing: that left
+    it in the inbox on every later run, said to have vanished while it was being filed."""
+    folder = archive_dir / "inbox" / "许可证" / "610522100123_张三烟酒店"
+    folder.mkdir(parents=True)
+    data = _jpeg()
+    (folder / "申请表.jpg").write_bytes(data)
+    assert run_dangan("ingest", "--archive", archive_dir).returncode == 0
+    record = archive_dir / "records" / "许可证档案" / "610522100123_张三烟酒店" / "001_申请表.jpg"
+    record.unlink()
+    record.with_name(record.name + ".json").unlink()  # gone from disk, still in the catalog
+    (folder / "申请表.jpg").write_bytes(data)
+    result = run_dangan("ingest", "--json", "--archive", archive_dir)
+    assert result.returncode == 0, result.stderr
+    [outcome] = json_lines(result.stdout)
+    assert outcome["outcome"] == "filed", outcome
+    assert not (folder / "申请表.jpg").exists() and (archive_dir / outcome["record"]).is_file()
+    assert run_dangan("verify", "--archive", archive_dir).returncode == 0
+
+
 def test_duplicate_is_set_aside_with_pointer(archive_dir: Path) -> None:
     inbox = archive_dir / "inbox" / "许可证" / "610522100123"
     inbox.mkdir(parents=True)

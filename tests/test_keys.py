@@ -29,7 +29,6 @@ from archive.intake.pathkeys import keys_from_path
         "潼烟罚(2011)第012号",
         "潼烟罚 2011 第12号",
         "根据潼烟罚〔2011〕12号决定书",
-        "潼烟罚〔20 11〕第1 2号",
     ],
 )
 def test_case_numbers_in_every_written_form(written: str) -> None:
@@ -47,9 +46,28 @@ def test_licence_numbers_checked_and_found_with_ocr_noise() -> None:
     assert find_licence_numbers("证号：６１０５２２１００１２３，电话 13812345678") == [
         "610522100123"
     ]
-    assert find_licence_numbers("许可证号 6105 2210 0124") == ["610522100124"]
     assert find_licence_numbers("6105221001234") == []  # 13 digits: not a licence
-    assert find_licence_numbers("991234567890") == []  # no such province
+    assert find_licence_numbers("许可证号：991234567890") == []  # no such province
+
+
+def test_digits_never_join_across_spaces() -> None:
+    """An English manual's "32 4294967296" is two numbers; a licence number is written whole."""
+    assert find_licence_numbers("2^32 = 32 4294967296 bytes") == []
+    assert find_licence_numbers("许可证号 6105 2210 0124") == []
+    assert find_licence_numbers("许可证号：61052 2100124", ["610522"]) == []
+    assert find_case_numbers("潼烟罚〔20 11〕第1 2号") == []
+    assert find_case_numbers("潼烟罚〔2011〕第1 2号") == []
+
+
+def test_a_licence_number_needs_its_label_or_the_area_code() -> None:
+    text = "Order 610522100123 shipped; 许可证号：610522100999; 证号 320101100001"
+    # a new archive, no area codes: only what a label states
+    assert find_licence_numbers(text) == ["610522100999", "320101100001"]
+    # the bureau's area code: unlabelled numbers of this county count too
+    assert find_licence_numbers(text, ["610522"]) == ["610522100999", "610522100123"]
+    # a folder under inbox/许可证/ is itself the label
+    assert find_licence_numbers("610522100123_张三烟酒店", labelled=True) == ["610522100123"]
+    assert find_licence_numbers("610522100123_张三烟酒店") == []
     assert is_valid_licence("610522100123", ["610522"])
     assert not is_valid_licence("610523100123", ["610522"])
     assert not is_valid_licence("61052210012a")

@@ -19,6 +19,7 @@ TOP = ("archive", "indexers", "cli", "web")
 # The stages, earliest first. A module may import its own stage and the stages before it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("archive.core",),
+    ("archive.access",),
     ("indexers",),
     ("archive.records",),
     ("archive.intake",),

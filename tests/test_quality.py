@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from indexers.extract import Extraction, extract_document
 from indexers.ocr import OcrLine, OcrPool, OcrResult
-from indexers.quality import CLEAR, UNCLEAR, assess, effective_dpi, skew_of
+from indexers.quality import (
+    CLEAR,
+    MIN_CONFIDENCE,
+    MIN_LINE_PX,
+    UNCLEAR,
+    assess,
+    effective_dpi,
+    skew_of,
+)
+from samples._draw import SERIF, font
 from samples.scans import ScanTruth, generate_scans
 
 # heavy blur, 60 dpi, near blank, clear (samples.scans.PLAN_NAMES)
@@ -18,11 +28,16 @@ _PICK = [10, 11, 12, 14]
 
 
 @pytest.fixture(scope="module")
-def graded(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[dict[str, tuple[ScanTruth, Extraction]]]:
+def scans(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[ScanTruth]]:
     out = tmp_path_factory.mktemp("quality")
-    truths = generate_scans(out, seed=5, pick=_PICK)
+    return out, generate_scans(out, seed=5, pick=_PICK)
+
+
+@pytest.fixture(scope="module")
+def graded(
+    scans: tuple[Path, list[ScanTruth]],
+) -> Iterator[dict[str, tuple[ScanTruth, Extraction]]]:
+    out, truths = scans
     with OcrPool(workers=1) as pool:
         yield {
             t.pages[0].condition: (t, extract_document(out / t.path, t.mime, ocr=pool))
@@ -54,11 +69,50 @@ def test_heavily_blurred_scan_is_flagged_blurred(
 
 
 @pytest.mark.slow
-def test_low_resolution_scan_names_its_dpi(graded: dict[str, tuple[ScanTruth, Extraction]]) -> None:
-    truth, ex = graded["low_res"]
+def test_low_resolution_scan_names_its_line_height(
+    graded: dict[str, tuple[ScanTruth, Extraction]],
+) -> None:
+    _truth, ex = graded["low_res"]  # 60 dpi: lines 16-17 pixels tall
     q = ex.pages[0].quality
     assert q is not None and q.verdict == UNCLEAR
-    assert f"分辨率过低({truth.pages[0].dpi}dpi)" in q.reasons
+    assert q.line_px is not None and q.line_px < MIN_LINE_PX
+    [reason] = q.reasons
+    assert reason.startswith("分辨率过低(字高1") and f"应不少于{MIN_LINE_PX:.0f}" in reason
+
+
+@pytest.mark.slow
+def test_a_photo_whose_metadata_says_72_dpi_but_reads_well_is_clear(
+    scans: tuple[Path, list[ScanTruth]], tmp_path: Path
+) -> None:
+    """A phone photo of an A4 page, 1000 px wide, that says 72 dpi (a 14-inch page)."""
+    folder, truths = scans
+    truth = next(t for t in truths if t.pages[0].condition == "clear")
+    page = Image.open(folder / truth.path).convert("L")
+    photo = page.resize((1000, round(page.height * 1000 / page.width)), Image.Resampling.LANCZOS)
+    path = tmp_path / "手机拍照.jpg"
+    photo.save(path, "JPEG", quality=85, dpi=(72, 72))
+    with OcrPool(workers=1) as pool:
+        ex = extract_document(path, "image/jpeg", ocr=pool)
+    q = ex.pages[0].quality
+    assert q is not None and q.verdict == CLEAR, q.reasons
+    assert q.confidence is not None and q.confidence > MIN_CONFIDENCE
+    assert q.line_px is not None and q.line_px >= MIN_LINE_PX
+    assert ex.legible
+
+
+@pytest.mark.slow
+def test_a_page_with_one_short_line_read_well_is_not_blank(tmp_path: Path) -> None:
+    """Little ink, but OCR reads it at high confidence: 空白页 only with no ink and no text."""
+    dpi = 200
+    page = Image.new("L", (1654, 2339), 250)
+    ImageDraw.Draw(page).text((700, 1100), "同意", fill=20, font=font(str(SERIF), 44))
+    path = tmp_path / "批示.png"
+    page.save(path, dpi=(dpi, dpi))
+    with OcrPool(workers=1) as pool:
+        ex = extract_document(path, "image/png", ocr=pool)
+    q = ex.pages[0].quality
+    assert ex.pages[0].text.strip() == "同意"
+    assert q is not None and not q.blank and "空白页" not in q.reasons
 
 
 @pytest.mark.slow
@@ -79,6 +133,9 @@ def test_effective_dpi() -> None:
     assert effective_dpi(496, 701, 60) == 60
     # a phone photo that claims 72 dpi but holds a whole A4 page
     assert effective_dpi(3000, 4243, 72) == pytest.approx(363, abs=1)
+    # 72 and 96 are what cameras write when they know nothing: the pixels decide
+    assert effective_dpi(1000, 1414, 72) == pytest.approx(121, abs=1)
+    assert effective_dpi(1366, 768, 96) is None
     assert effective_dpi(1654, 2339, None) == pytest.approx(200, abs=1)
     assert effective_dpi(1000, 1000, None) is None
 

@@ -127,8 +127,8 @@ def defective(tmp_path_factory: pytest.TempPathFactory) -> Defective:
         (inbox / "案卷" / "潼烟罚〔2011〕第2号" / "送达回证.pdf").unlink()
         made.meetings["专销联动会议"][2].unlink()  # March
         made.work["2011年5月自查报告"].unlink()
-        (inbox / "其他" / "扫描0001.pdf").write_bytes(
-            made.work["2011年实施方案"].read_bytes()[:-40]
+        (inbox / "其他" / "扫描0001.pdf").write_bytes(  # cut so short no reader opens it
+            made.work["2011年实施方案"].read_bytes()[:300]
         )
         (inbox / "其他" / "2011" / "重复.pdf").write_bytes(made.work["2011年总结报告"].read_bytes())
         (inbox / "其他" / "2011" / "未命名扫描.pdf").write_bytes(

@@ -86,3 +86,42 @@ def test_system_unit_runs_as_the_given_account_and_systemd_accepts_it(tmp_path: 
 def test_poll_must_be_positive(archive_dir: Path) -> None:
     result = run_dangan("service", "unit", "--poll", "0", "--archive", archive_dir)
     assert result.returncode == 2 and "--poll" in result.stderr
+
+
+def test_the_web_units_command_serves_the_archive_beside_the_watcher(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    archive = make_archive(tmp_path / "县局 档案")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = run_dangan(
+        "service", "unit", "--web", "--host", "127.0.0.1", "--port", str(port), "--archive", archive
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "dangan-web-" in result.stderr and "NoNewPrivileges=yes" in result.stdout
+    argv = _exec_start(result.stdout)
+    assert argv[1:] == ["serve", "--archive", str(archive.resolve()), "--host", "127.0.0.1",
+                        "--port", str(port)]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as page:
+                    assert page.status == 200 and "登录" in page.read().decode("utf-8")
+                break
+            except OSError:
+                assert proc.poll() is None, proc.communicate()[1]
+                assert time.monotonic() < deadline, "the web unit's command never served"
+                time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGTERM)  # what systemctl stop sends
+        _, err = proc.communicate(timeout=60)
+    # uvicorn finishes the requests in hand, then exits by the signal it got: systemd counts
+    # an exit by SIGTERM as a clean stop
+    assert proc.returncode in (0, -signal.SIGTERM) and "Application shutdown complete" in err, err
+    assert "dangan users add" in err  # no users yet: it says how to make the first admin
+    both = run_dangan("service", "unit", "--web", "--poll", "5", "--archive", archive)
+    assert both.returncode == 2 and "--poll 只用于监视服务" in both.stderr

@@ -201,3 +201,36 @@ def test_a_second_writer_waits_then_fails_naming_the_first(archive_dir: Path) ->
         holder.wait()
     with Archive(archive_dir).writer_lock(0.3):  # the kernel dropped the killed holder's lock
         pass
+
+
+def test_a_journal_in_flight_is_not_called_interrupted(archive_dir: Path) -> None:
+    """While a writer holds the lock its journal entries are work in progress, not a crash's
+    leftovers: status must not tell the clerk filing was interrupted (it did, under load, while
+    the watcher filed a photo). Once no one writes, the same entry is a crash's, and said so."""
+    archive = Archive(archive_dir)
+    archive.journal.mkdir(parents=True, exist_ok=True)
+    (archive.journal / ("0" * 64 + ".json")).write_text('{"batch": []}', encoding="utf-8")
+    (archive.journal / (".tmp-x-" + "0" * 64 + ".json")).write_text("{", encoding="utf-8")
+    holder = subprocess.Popen(
+        [
+            str(Path(DANGAN).with_name("python")),
+            "-c",
+            "import sys, time; from pathlib import Path; from archive.core.config import Archive\n"
+            "with Archive(Path(sys.argv[1])).writer_lock():\n"
+            "    print('held', flush=True); time.sleep(120)",
+            str(archive_dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        busy = _status(archive_dir)
+        assert busy["interrupted"] == 0
+        assert not any("中断" in s for s in busy["next_steps"])
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    idle = _status(archive_dir)
+    assert idle["interrupted"] == 1  # the entry; a torn temporary is not an entry
+    assert any("1 次归档被中断" in s for s in idle["next_steps"])

@@ -37,6 +37,8 @@ CODE_LABELS = {
     "missing_document": "缺少文书",
     "no_dossier": "无档案",
     "illegible": "扫描不清晰",
+    "unread_pages": "页面无法读取",
+    "pdf_incomplete": "PDF不完整",
     "title_mismatch": "标题与内容不符",
     "extension_mismatch": "扩展名与内容不符",
     "meeting_missing": "会议无记录",
@@ -54,6 +56,7 @@ CODE_LABELS = {
     "quarantined": "隔离待处理",
     "manual_check": "需人工查看",
     "seal_missing": "未见印章",
+    "meeting_incomplete": "会议记录要素不全",
 }
 
 RENEWAL_DAYS = 30  # a licence's renewal is due this many days before it expires
@@ -171,6 +174,9 @@ class ArchiveView:
     quarantine: list[dict[str, Any]]
     duplicate_events: list[tuple[str, str]]  # (record path, source)
     findings: dict[str, list[tuple[str, str]]]  # record_id -> [(code, message)]
+    # (kind, key) of a dossier -> records filed elsewhere that belong to it too (minutes of
+    # a case meeting in a case's dossier)
+    linked: dict[tuple[str, str], list[RecordInfo]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, catalog: Catalog) -> ArchiveView:
@@ -208,12 +214,19 @@ class ArchiveView:
             )
             if rid in by_id
         ]
+        by_record = {r.record_id: r for r in records}
+        linked: dict[tuple[str, str], list[RecordInfo]] = {}
+        for x in catalog.crossrefs():
+            if x["record_id"] in by_record:
+                dossier = (x["dossier_kind"], x["dossier_key"])
+                linked.setdefault(dossier, []).append(by_record[x["record_id"]])
         return cls(
             records=records,
             households={r["licence_no"]: dict(r) for r in catalog.households()},
             quarantine=[dict(r) for r in catalog.quarantined()],
             duplicate_events=dups,
             findings=found,
+            linked=linked,
         )
 
     def of_kind(self, kind: str) -> dict[str, list[RecordInfo]]:
@@ -252,17 +265,24 @@ def _applications(records: list[RecordInfo]) -> list[str]:
     return found or ["新办"]
 
 
-def _case_conditions(records: list[RecordInfo]) -> tuple[str, list[str]]:
-    text = " ".join(n for r in records for n in r.names)
+def _case_names(r: RecordInfo) -> list[str]:
+    """The names a record goes by in a case's checklist: minutes of a case meeting also as
+    ``<meeting>记录`` (案审会记录, 重大案件集体讨论记录), whatever their file was called."""
+    return [*r.names, f"{r.meeting_type}记录"] if r.meeting_type else r.names
+
+
+def _case_conditions(names: list[str]) -> tuple[str, list[str]]:
+    text = " ".join(names)
     procedure = "简易程序" if "当场" in text else "一般程序"
     conditions = [
         cond
-        for cond, word in (
-            ("goods_held", "先行登记保存"),
-            ("hearing", "听证"),
-            ("transferred", "移送"),
+        for cond, words in (
+            ("goods_held", ("先行登记保存",)),
+            ("hearing", ("听证",)),
+            ("transferred", ("移送",)),
+            ("major", ("听证", "移送", "重大")),
         )
-        if word in text
+        if any(word in text for word in words)
     ]
     return procedure, conditions
 
@@ -270,7 +290,32 @@ def _case_conditions(records: list[RecordInfo]) -> tuple[str, list[str]]:
 def record_findings(r: RecordInfo, criterion: str | None, what: str) -> list[AuditFinding]:
     """Findings about one record's own quality (legibility, title, extension)."""
     out = []
-    if r.legible == 0 or "illegible" in r.codes:
+    if "unread_pages" in r.codes:
+        out.append(
+            AuditFinding(
+                "unread_pages",
+                ERROR,
+                what,
+                r.ref,
+                criterion,
+                f"{r.doc_type or r.title} 有页面的文字无法读取（页面图像或内容已损坏），"
+                "不能作为证明材料",
+                "打开原件核对；重新扫描或导出后放回收件箱原文件夹，再把本件移出档案",
+            )
+        )
+    if "pdf_incomplete" in r.codes:
+        out.append(
+            AuditFinding(
+                "pdf_incomplete",
+                WARNING,
+                what,
+                r.ref,
+                criterion,
+                f"{r.doc_type or r.title} 的 PDF 文件不完整（缺少文件结尾），可能传输中断",
+                "打开核对页数；不全则重新导出，放回收件箱原文件夹，再把本件移出档案",
+            )
+        )
+    if "illegible" in r.codes or (r.legible == 0 and "unread_pages" not in r.codes):
         out.append(
             AuditFinding(
                 "illegible",
@@ -455,14 +500,18 @@ def case_year(key: str, records: list[RecordInfo]) -> int | None:
 def check_cases(
     view: ArchiveView, checklists: Checklists, year: int | None, criterion: str | None
 ) -> list[DossierCheck]:
-    """Every case file (of ``year`` when given) against its procedure's checklist."""
+    """Every case file (of ``year`` when given) against its procedure's checklist; minutes
+    filed in a meeting's folder that name the case belong to it too (``view.linked``)."""
     out = []
-    for key, records in sorted(view.of_kind("case").items()):
-        if year is not None and case_year(key, records) not in (year, None):
+    filed = view.of_kind("case")
+    for key in sorted(set(filed) | {key for kind, key in view.linked if kind == "case"}):
+        records, linked = filed.get(key, []), view.linked.get(("case", key), [])
+        if year is not None and case_year(key, records + linked) not in (year, None):
             continue
         what = f"处罚案卷 {key}"
-        procedure, conditions = _case_conditions(records)
-        docs = [n for r in records for n in r.names]  # a defective one is reported itself
+        # a defective record is reported itself
+        docs = [n for r in records + linked for n in _case_names(r)]
+        procedure, conditions = _case_conditions(docs)
         findings = [
             AuditFinding(
                 "missing_document",
@@ -475,8 +524,8 @@ def check_cases(
             )
             for req in checklists.missing_case(docs, procedure, conditions)
         ]
-        for r in records:
+        for r in records:  # linked minutes' own defects are reported with their meeting
             findings += record_findings(r, criterion, what)
             findings += seal_findings(r, checklists, criterion, what)
-        out.append(DossierCheck("case", key, records, findings))
+        out.append(DossierCheck("case", key, records + linked, findings))
     return out

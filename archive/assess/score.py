@@ -47,6 +47,12 @@ from archive.assess.audit import (
 )
 from archive.assess.audit_general import fixity_findings, general_findings
 from archive.assess.audit_inputs import AuditInputs
+from archive.assess.audit_meetings import (
+    is_minutes,
+    meeting_findings,
+    minutes_facts,
+    missing_fields,
+)
 from archive.assess.checklists import Checklists, load_checklists, normalise_doc_type
 from archive.assess.criteria import Criterion, Evidence, Standard
 from archive.assess.metrics import Metrics
@@ -229,25 +235,15 @@ class _Scorer:
         return part
 
     def _meeting_rate(self, ev: Evidence, share: float, threshold: float) -> _Part:
-        rows = [
-            r for r in self.view.records if r.dossier_kind == "meeting" and r.when()[0] == self.year
-        ]
-        texts = {
-            p: t
-            for p, t in self.catalog.db.execute(
-                "SELECT path, text FROM records WHERE dossier_kind = 'meeting'"
-            )
-        }
-        judged = [(r, texts.get(r.path, "")) for r in rows if texts.get(r.path, "").strip()]
+        rows = [r for r in self.view.records if is_minutes(r) and r.when()[0] == self.year]
+        facts = minutes_facts(self.catalog)
+        judged = [(r, *facts[r.path]) for r in rows if facts.get(r.path, ({}, ""))[1].strip()]
         if not judged:
             return _Part(0.0, NA, missing=["会议记录没有可读文字，无法判断记录要素是否齐全"])
         part = _Part(0.0, MET)
         complete = 0
-        for r, text in judged:
-            present = [
-                a for req in self.checklists.meeting_fields for a in req.accepted if a in text
-            ]
-            lacking = self.checklists.missing_meeting_fields(present)
+        for r, keys, text in judged:
+            lacking = missing_fields(keys, text, self.checklists)
             if lacking and not r.defective:
                 part.missing.append(f"{r.ref} 缺少：" + "、".join(q.name for q in lacking))
             else:
@@ -540,6 +536,9 @@ def score_archive(
         for e in s.evidence:
             used.setdefault(e.removeprefix("records/"), s.code)
     findings += general_findings(view, _evidence_types(standard), used)
+    findings += meeting_findings(
+        view, catalog, scorer.checklists, year, used, scorer.dossier_criterion.get("meeting")
+    )
     # Defects of records that back nothing yet (meetings of other years, work documents).
     in_dossier = {
         r.path for kind in ("household", "case") for d in scorer.dossiers(kind) for r in d.records

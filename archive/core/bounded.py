@@ -43,7 +43,7 @@ MAX_FIELD_CHARS = 32_768  # Excel's own limit for one cell
 class LimitExceeded(ArchiveError):
     """A file is beyond a budget (size, inflation, rows, field length): refused unread."""
 
-    exit_code = 11
+    exit_code = 15
 
 
 def _mb(n: float) -> str:

@@ -54,7 +54,7 @@ area_codes = [{area_codes}]
 # meeting (会议记录) or other (anything; filed by content, else the unresolved tray).
 kinds = {{ "许可证" = "household", "案卷" = "case", "会议记录" = "meeting", "其他" = "other" }}
 max_file_mb = 200           # larger files are quarantined
-max_pixels = 200000000      # images (and PDF pages read at 200 dpi) larger are quarantined
+max_pixels = 200000000      # images (and PDF pages drawn at 300 dpi) larger are quarantined
 max_pages = 1000            # documents with more pages (or TIFF frames) are quarantined
 max_document_pixels = 1000000000  # all pages of one image file together (about 115 A4 pages at 300 dpi)
 settle_seconds = 2.0        # a file is ready when size and mtime are unchanged this long
@@ -270,8 +270,24 @@ class Archive:
             )
 
     @contextlib.contextmanager
-    def writer_lock(self, wait_seconds: float = 30.0) -> Iterator[None]:
-        """Hold the archive's single-writer lock; wait a while, then fail clearly."""
+    def writer_idle(self) -> Iterator[bool]:
+        """Whether no process is writing, held true for the ``with`` block: the writer lock
+        taken without waiting (and without naming this process in it), False when another
+        holds it. A reader that must tell a crash's leftovers from work in flight uses it."""
+        lock_path = self.state / "writer.lock"
+        if not lock_path.exists():
+            yield True
+            return
+        fd = os.open(lock_path, os.O_RDONLY)  # flock needs no write access
+        try:
+            yield try_lock(fd)
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def writer_lock(self, wait_seconds: float = 30.0, purpose: str = "") -> Iterator[None]:
+        """Hold the archive's single-writer lock; wait a while, then fail clearly. *purpose*
+        (e.g. ``dangan watch 归档``) is what another writer is told it waits for."""
         self.state.mkdir(parents=True, exist_ok=True)
         lock_path = self.state / "writer.lock"
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -286,7 +302,7 @@ class Archive:
                     )
                 time.sleep(0.1)
             os.ftruncate(fd, 0)
-            os.write(fd, f"pid {os.getpid()}".encode())
+            os.write(fd, f"pid {os.getpid()} {purpose}".strip().encode())
             yield
         finally:
             os.close(fd)
@@ -309,6 +325,23 @@ def init_archive(
     archive = Archive(root)
     archive.ensure_layout()
     return archive
+
+
+def set_area_codes(archive: Archive, codes: tuple[str, ...]) -> None:
+    """Write ``codes`` into the archive's dangan.toml (its ``area_codes`` line; the rest of
+    the file, comments included, stays as the clerk left it) and reload the configuration."""
+    text = archive.config_path.read_text(encoding="utf-8")
+    line = f"area_codes = [{_quote_list(codes)}]"
+    new, count = re.subn(r"(?m)^area_codes\s*=\s*\[[^\]]*\]", line, text, count=1)
+    if count == 0:
+        raise ConfigError(
+            f"{archive.config_path}: 没有 area_codes 一行; 请在 [bureau] 下写上 {line}"
+        )
+    parse_config(new, archive.config_path)  # never write a file that does not parse
+    tmp = archive.config_path.with_name(f".{CONFIG_NAME}.tmp")
+    tmp.write_text(new, encoding="utf-8")
+    os.replace(tmp, archive.config_path)
+    archive.config = parse_config(new, archive.config_path)
 
 
 def find_archive(start: Path) -> Archive:

@@ -18,11 +18,17 @@ class DocKeys:
     meeting_type: str | None = None
     date: dt.date | None = None
     year: int | None = None
+    # The year was only implied by a month in a name (2021年12月份例会): the day a meeting's
+    # minutes say it was held wins over it.
+    year_implied: bool = False
     doc_type: str | None = None
     source: str = "path"  # where the keys came from: path | content
     attendees: list[str] = field(default_factory=list)  # meetings: 参加人员
     host: str | None = None  # meetings: 主持人
     topic: str | None = None  # meetings: 议题
+    recorder: str | None = None  # meetings: 记录人
+    # Minutes of a case meeting (案审会 …): the cases they name, whose dossiers list them too.
+    cases: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -48,4 +54,6 @@ class DocKeys:
             "attendees": self.attendees or None,
             "host": self.host,
             "topic": self.topic,
+            "recorder": self.recorder,
+            "cases": self.cases or None,
         }

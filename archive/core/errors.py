@@ -92,3 +92,15 @@ class ValidationError(ArchiveError):
         lines = [f"{source}: {len(self.problems)} 处问题, 未导入任何内容:"]
         lines += [f"  {p}" for p in self.problems]
         super().__init__("\n".join(lines))
+
+
+class Forbidden(ArchiveError):
+    """The signed-in user's role does not allow this action (三员分立: each role its own work)."""
+
+    exit_code = 10
+
+
+class AuthenticationError(ArchiveError):
+    """A sign-in was refused: unknown name, wrong password, a disabled or locked account."""
+
+    exit_code = 11

@@ -1,8 +1,10 @@
 """Keys in Chinese text: licence numbers, case numbers and dates.
 
 Pure functions, no I/O. Built for what clerks and OCR actually produce: full-width
-digits, every bracket style (〔〕 [] 【】 ［］ （）), a stray ``第`` or none, stray spaces
-inside numbers, and dates written in Arabic or Chinese numerals.
+digits, every bracket style (〔〕 [] 【】 ［］ （）), a stray ``第`` or none, and dates
+written in Arabic or Chinese numerals. A key is only what the document states: digits are
+never joined across spaces or line breaks (``32 4294967296`` is two numbers, not a licence),
+and a licence number needs its label (``许可证号：``) or the bureau's area code.
 """
 
 from __future__ import annotations
@@ -65,7 +67,9 @@ def to_halfwidth(text: str) -> str:
 
 # ---------------------------------------------------------------- licence numbers
 
-_LICENCE_RE = re.compile(r"(?<![0-9])([0-9](?:[ \t]?[0-9]){11})(?![ \t]?[0-9])")
+# The labels a licence number is written after (rules.yaml may give a bureau's own).
+LICENCE_LABELS = ("许可证号", "许可证编号", "许可证号码", "证号")
+_LICENCE_TOKEN = re.compile(r"(?<![0-9])([0-9]{12})(?![0-9])")
 
 
 def is_valid_licence(number: str, area_codes: Sequence[str] = ()) -> bool:
@@ -81,14 +85,55 @@ def is_valid_licence(number: str, area_codes: Sequence[str] = ()) -> bool:
     return number[:2] in _PROVINCES
 
 
-def find_licence_numbers(text: str, area_codes: Sequence[str] = ()) -> list[str]:
-    """Every distinct valid licence number in ``text``, in order of first appearance."""
+def _label_regex(labels: Sequence[str]) -> re.Pattern[str]:
+    alts = "|".join(re.escape(x) for x in sorted(labels, key=len, reverse=True))
+    return re.compile(rf"(?:{alts})[ \t]*(?:[:：][ \t]*)?([0-9]{{12}})(?![0-9])")
+
+
+_DEFAULT_LABEL_RE = _label_regex(LICENCE_LABELS)
+
+
+def find_licence_numbers(
+    text: str,
+    area_codes: Sequence[str] = (),
+    *,
+    labels: Sequence[str] = LICENCE_LABELS,
+    labelled: bool = False,
+) -> list[str]:
+    """Every distinct licence number ``text`` states, labelled ones first, in order.
+
+    A number is 12 digits written together. It counts when it follows one of ``labels``
+    (``许可证号：610522100123``), when ``area_codes`` are configured and it starts with one
+    of them, or anywhere when the whole ``text`` is the value of a licence label
+    (``labelled``, e.g. a folder under the inbox's 许可证/). Without area codes a number
+    must start with a province code.
+    """
+    half = to_halfwidth(text)
+    hits: list[tuple[int, str]] = []
+    regex = _DEFAULT_LABEL_RE if tuple(labels) == LICENCE_LABELS else _label_regex(labels)
+    if labels:
+        hits += [(-1, m.group(1)) for m in regex.finditer(half)]
+    if labelled or area_codes:
+        hits += [(m.start(), m.group(1)) for m in _LICENCE_TOKEN.finditer(half)]
     found: list[str] = []
-    for match in _LICENCE_RE.finditer(to_halfwidth(text)):
-        number = re.sub(r"\s", "", match.group(1))
+    for _, number in sorted(hits, key=lambda hit: hit[0]):
         if is_valid_licence(number, area_codes) and number not in found:
             found.append(number)
     return found
+
+
+def infer_area_codes(licences: Iterable[str], min_share: float = 0.01) -> tuple[str, ...]:
+    """The county codes (first six digits) of a roster's licence numbers, most used first.
+
+    Prefixes held by fewer than ``min_share`` of the numbers (typing slips) are left out.
+    """
+    counts: dict[str, int] = {}
+    valid = [n for n in licences if is_valid_licence(n)]
+    for number in valid:
+        counts[number[:6]] = counts.get(number[:6], 0) + 1
+    floor = max(1, round(min_share * len(valid)))
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return tuple(code for code, n in ranked if n >= floor)
 
 
 # ---------------------------------------------------------------- case numbers
@@ -100,9 +145,10 @@ _GENERIC_PREFIX = r"[\u4e00-\u9fff]{1,2}烟[\u4e00-\u9fff]{0,3}"
 _LEADING_NOISE = (
     "根据照按依见的和及经对在以为即与同将由把向从于是了号文局县市省区书表告录证令单函知"
 )
+# Year and serial are digits written together (never joined across a space).
 _CASE_TAIL = (
-    r"\s*[" + re.escape(_OPEN) + r"]?\s*((?:19|20)(?:\s?[0-9]){2})\s*"
-    r"[" + re.escape(_CLOSE) + r"]?\s*第?\s*([0-9](?:\s?[0-9]){0,4})\s*号"
+    r"\s*[" + re.escape(_OPEN) + r"]?\s*((?:19|20)[0-9]{2})(?![0-9])\s*"
+    r"[" + re.escape(_CLOSE) + r"]?\s*第?\s*(?<![0-9])([0-9]{1,5})\s*号"
 )
 
 

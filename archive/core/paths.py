@@ -34,13 +34,13 @@ PROTECTED = ("records", "quarantine", ".dangan", "报告")
 class PathRefused(ArchiveError):
     """A path from data would lead outside the archive (or into its protected parts)."""
 
-    exit_code = 10
+    exit_code = 14
 
 
 class NotRegularFile(ArchiveError):
     """A pipe, device, socket or folder where a file was expected: never read."""
 
-    exit_code = 10
+    exit_code = 14
 
 
 def _within(path: Path, folder: Path) -> bool:

@@ -19,7 +19,20 @@ from typing import TYPE_CHECKING
 
 from archive.core.config import ArchiveConfig
 from archive.core.dockeys import DocKeys
-from archive.core.keys import find_case_numbers, find_dates, find_licence_numbers, to_halfwidth
+from archive.core.keys import (
+    LICENCE_LABELS,
+    find_case_numbers,
+    find_dates,
+    find_licence_numbers,
+    to_halfwidth,
+)
+from archive.core.meetings import (
+    dates_in,
+    looks_like_meeting,
+    meeting_date,
+    name_year,
+    normalise_meeting_name,
+)
 from archive.intake.key_recovery import (
     partial_cases,
     partial_licences,
@@ -42,6 +55,9 @@ MIN_TEXT_CHARS = 8
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _SPLIT_PEOPLE = re.compile(r"[、,，;；/\s]+")
 _VALUE_END = re.compile(r"[\s,，;；。()（）:：]")
+# A heading of minutes ends so: 依法行政工作推进会会议记录, 专销联动会议纪要, 培训会签到表.
+_HEADING_END = re.compile(r"(记录|纪要|记要|签到表|签到册|签到簿)$")
+_MINUTES_END = re.compile(r"(会议记录|纪要|记要|签到表|签到册|签到簿)$")
 # OCR reads the brackets of 潼烟罚〔2011〕12号 as almost anything; make them brackets again.
 _BRACKET_LIKE = "〔〕[]【】［］（）()﹝﹞〖〗{}<>《》Il|!1CcLJ丨「」"
 
@@ -65,8 +81,10 @@ class Classification:
     meeting_type: str | None = None
     meeting_confident: bool = False  # the meeting type was read in the title lines
     meeting_date: dt.date | None = None
+    meeting_name_year: int | None = None  # a year written in the meeting's name
     attendees: list[str] = field(default_factory=list)
     host: str | None = None
+    recorder: str | None = None
     topic: str | None = None
     empty: bool = False  # no usable text (OCR failed, blank page)
 
@@ -186,10 +204,49 @@ def _decide_type(scores: dict[str, float], rules: Rules) -> tuple[str | None, fl
 # ---------------------------------------------------------------- meetings
 
 
+def _meeting_name(
+    pages: list[list[str]], lines: list[str], rules: Rules, bureau: str | None
+) -> tuple[str | None, str | None]:
+    """(the name as written, the series it names) from the 会议名称 line, else the heading
+    (``2021年第一季度依法行政工作推进会会议记录``); (None, None) when neither names a meeting."""
+    for value in _labelled(
+        lines[: rules.head_lines + 8], rules.label("meeting_name"), line_start=True
+    ):
+        name = normalise_meeting_name(value, bureau)
+        if name:
+            return value, name
+    for line in _head(pages, rules.head_lines):
+        title = compact(line).split(":")[0]
+        if _HEADING_END.search(title):
+            name = normalise_meeting_name(title, bureau)
+            # 培训记录, 学习记录 are work logs: a plain 记录 heads minutes of a 会 only
+            if name and looks_like_meeting(name) and (_MINUTES_END.search(title) or "会" in name):
+                return title, name
+    return None, None
+
+
+def _configured_meeting(name: str, rules: Rules) -> str | None:
+    """The configured type a meeting name stands for: a title within it, else a title one
+    character off (an OCR slip) in a name about as long as the title."""
+    found = rules.canonical_meeting(name)
+    if found is not None:
+        return found
+    for rule in rules.meetings.values():
+        for pattern in rule.titles:
+            text = pattern.text
+            if text and len(name) <= len(text) + 2 and _fuzzy_spans(text, name):
+                return rule.name
+    return None
+
+
 def _find_meeting(
-    pages: list[list[str]], rules: Rules, meeting_doc: bool
+    pages: list[list[str]], rules: Rules, meeting_doc: bool, name: str | None = None
 ) -> tuple[str | None, bool]:
-    """(meeting type, read in the title lines?)."""
+    """(meeting type, read in the title lines?): the configured type the name stands for,
+    else the name itself (a meeting not in the rules); without a name, a configured title
+    in the head lines, else (minutes only) the first one in the text."""
+    if name:
+        return _configured_meeting(name, rules) or name, True
     head = [compact(ln) for ln in _head(pages, rules.head_lines)]
     for fuzzy in (False, True):
         for line in head:
@@ -216,6 +273,36 @@ def _find_meeting(
         if first is not None:
             return first[2], False
     return None, False
+
+
+def _read_minutes(
+    out: Classification,
+    pages: list[list[str]],
+    lines: list[str],
+    rules: Rules,
+    name_as_written: str | None,
+) -> None:
+    """When, who and what of a meeting (in place): the day from the 时间 line (the year in the
+    meeting's name only when no day is written), attendees, host, recorder, topic."""
+    head = lines[: rules.head_lines + 10]
+    written = dates_in("\n".join(lines))
+    fallback = name_year(name_as_written) or (written[0].year if written else None)
+    for value in _labelled(head, rules.label("meeting_date"), line_start=False):
+        out.meeting_date = meeting_date(value, fallback)
+        if out.meeting_date is not None:
+            break
+    else:
+        out.meeting_date = written[0] if written else None
+    out.meeting_name_year = name_year(name_as_written)
+    for value in _labelled(lines, rules.label("attendees"), line_start=True)[:1]:
+        out.attendees = _people(value)
+    hosts = _labelled(lines, rules.label("host"), line_start=True)
+    out.host = _first_token(hosts[0]) or None if hosts else None
+    recorders = _labelled(lines, rules.label("recorder"), line_start=True)
+    out.recorder = _first_token(recorders[0]) or None if recorders else None
+    topics = _labelled(lines, rules.label("topic"), line_start=True)
+    out.topic = topics[0].rstrip("。.") or None if topics else None
+    out.date = out.meeting_date
 
 
 # ---------------------------------------------------------------- labelled values
@@ -310,8 +397,8 @@ def _normalise_brackets(text: str, prefixes: tuple[str, ...]) -> str:
     )
     cls = re.escape(_BRACKET_LIKE)
     pattern = re.compile(
-        rf"({alts})\s*[{cls}]?\s*((?:19|20)(?:\s?\d){{2}})\s*[{cls}]?\s*(第?)\s*"
-        rf"(\d(?:\s?\d){{0,4}})\s*号"
+        rf"({alts})\s*[{cls}]?\s*((?:19|20)\d{{2}})\s*[{cls}]?\s*(第?)\s*"
+        rf"(?<!\d)(\d{{1,5}})\s*号"
     )
     return pattern.sub(
         lambda m: (
@@ -329,15 +416,11 @@ def _case_numbers(text: str, config: ArchiveConfig, case_doc: bool) -> list[str]
     return found
 
 
-def _licence_numbers(lines: list[str], text: str, rules: Rules, config: ArchiveConfig) -> list[str]:
-    """Valid licence numbers, those after a licence label first."""
-    labelled: list[str] = []
-    for value in _labelled(lines, rules.label("licence"), line_start=False):
-        for number in find_licence_numbers(value, config.area_codes):
-            if number not in labelled:
-                labelled.append(number)
-    rest = [n for n in find_licence_numbers(text, config.area_codes) if n not in labelled]
-    return labelled + rest
+def _licence_numbers(text: str, rules: Rules, config: ArchiveConfig) -> list[str]:
+    """Licence numbers the text states: after a licence label (the rules' labels), or with
+    the bureau's area code; labelled ones first."""
+    labels = rules.label("licence") or LICENCE_LABELS
+    return find_licence_numbers(text, config.area_codes, labels=labels)
 
 
 def classify_text(
@@ -358,27 +441,18 @@ def classify_text(
     out.doc_type, out.confidence, out.confident = _decide_type(out.scores, rules)
     out.scores = dict(sorted(out.scores.items(), key=lambda kv: -kv[1])[:4])
     dossiers = rules.types[out.doc_type].dossiers if out.doc_type else ()
-    out.licence_nos = _licence_numbers(lines, text, rules, config)
+    out.licence_nos = _licence_numbers(text, rules, config)
     out.licence_no = out.licence_nos[0] if out.licence_nos else None
     out.case_nos = _case_numbers(text, config, "case" in dossiers)
     out.case_no = out.case_nos[0] if out.case_nos else None
     out.dates = find_dates(text)
     meeting_doc = "meeting" in dossiers
-    out.meeting_type, out.meeting_confident = _find_meeting(pages, rules, meeting_doc)
+    as_written, name = _meeting_name(pages, lines, rules, config.bureau)
+    out.meeting_type, out.meeting_confident = _find_meeting(pages, rules, meeting_doc, name)
     if out.confident and not meeting_doc:  # 听证会通知书 is a case paper, not minutes
         out.meeting_type, out.meeting_confident = None, False
     if out.meeting_type or meeting_doc:
-        head = lines[: rules.head_lines + 6]
-        out.meeting_date = _dates_after(head, rules.label("meeting_date")) or (
-            out.dates[0] if out.dates else None
-        )
-        for value in _labelled(lines, rules.label("attendees"), line_start=True)[:1]:
-            out.attendees = _people(value)
-        hosts = _labelled(lines, rules.label("host"), line_start=True)
-        out.host = _first_token(hosts[0]) or None if hosts else None
-        topics = _labelled(lines, rules.label("topic"), line_start=True)
-        out.topic = topics[0].rstrip("。.") or None if topics else None
-        out.date = out.meeting_date
+        _read_minutes(out, pages, lines, rules, as_written)
     else:
         out.date = _dates_after(lines, rules.label("doc_date")) or _unlabelled_date(
             lines, rules.label("validity")
@@ -432,6 +506,16 @@ def _place_other(keys: DocKeys, c: Classification, rules: Rules) -> None:
         keys.dossier_kind = kinds[0]
 
 
+def _meeting_notes(keys: DocKeys) -> None:
+    """Say why minutes wait in the tray (in place)."""
+    if keys.dossier_kind != "meeting" or keys.resolved:
+        return
+    if keys.meeting_type is None:
+        keys.notes.append("会议记录中没有会议名称(“会议名称”行或标题), 文件夹名也未写明是什么会议")
+    if keys.year is None:
+        keys.notes.append("会议记录中没有会议时间, 文件名也未写明日期或年份")
+
+
 def apply_classification(
     keys: DocKeys, c: Classification, rules: Rules
 ) -> tuple[DocKeys, list[Finding]]:
@@ -441,10 +525,14 @@ def apply_classification(
     document type and the meeting type follow the content when it is confident (a name that
     claims another gives ``title_mismatch``). Nothing changes when the text is empty.
     """
-    new = dataclasses.replace(keys, attendees=list(keys.attendees), notes=list(keys.notes))
+    new = dataclasses.replace(
+        keys, attendees=list(keys.attendees), cases=list(keys.cases), notes=list(keys.notes)
+    )
     if c.empty:  # no text: decide nothing, but a named 营业执照 is no work material
         if new.dossier_kind == "other":
             _place_other(new, c, rules)
+        new.meeting_type = rules.canonical_meeting(new.meeting_type) or new.meeting_type
+        _meeting_notes(new)
         return (keys, []) if new == keys else (new, [])
     findings: list[Finding] = []
     was_resolved = keys.resolved
@@ -453,13 +541,20 @@ def apply_classification(
         if claimed and not rules.same_type(claimed, c.doc_type):
             findings.append(_mismatch(claimed, c.doc_type))
         new.doc_type = c.doc_type
+    new.meeting_type = rules.canonical_meeting(keys.meeting_type) or keys.meeting_type
     if c.meeting_type and new.dossier_kind in ("meeting", "other"):
-        path_meeting = rules.canonical_meeting(keys.meeting_type) or keys.meeting_type
-        if keys.meeting_type is None:
+        path_meeting = new.meeting_type
+        if path_meeting is None:
             new.meeting_type = c.meeting_type
         elif path_meeting != c.meeting_type and c.meeting_confident:
-            findings.append(_mismatch(keys.meeting_type, c.meeting_type))
+            # 推进会/ holding 依法行政工作推进会: the same meeting, named more fully inside
+            if path_meeting not in c.meeting_type and c.meeting_type not in path_meeting:
+                findings.append(_mismatch(str(keys.meeting_type), c.meeting_type))
             new.meeting_type = c.meeting_type
+    elif (
+        new.dossier_kind == "case" and c.meeting_confident and rules.is_case_meeting(c.meeting_type)
+    ):
+        new.meeting_type = c.meeting_type  # a case review's minutes dropped in a case's folder
     # licence and case numbers: fill what the path lacked; never overrule it
     if c.licence_no:
         if keys.licence_no is None:
@@ -488,6 +583,13 @@ def apply_classification(
             new.date = c.date
             if keys.year is None or new.dossier_kind != "meeting":
                 new.year = c.date.year
+            elif c.meeting_date and keys.year != c.meeting_date.year:
+                if keys.year_implied:  # held then, whatever year its name carries
+                    new.year, new.year_implied = c.meeting_date.year, False
+                else:
+                    findings.append(
+                        _key_mismatch("会议年份", str(keys.year), str(c.meeting_date.year))
+                    )
         elif keys.date != c.date and new.dossier_kind == "meeting" and c.meeting_date:
             findings.append(
                 _key_mismatch("会议日期", keys.date.isoformat(), c.meeting_date.isoformat())
@@ -495,9 +597,23 @@ def apply_classification(
     if not keys.attendees and c.attendees:
         new.attendees = list(c.attendees)
     new.host = keys.host or c.host
+    new.recorder = keys.recorder or c.recorder
     new.topic = keys.topic or c.topic
+    if (
+        new.year is None
+        and new.meeting_type
+        and c.meeting_name_year
+        and new.dossier_kind in ("meeting", "other")
+    ):
+        new.year = c.meeting_name_year
+        new.notes.append("会议时间未能识别, 年份取自会议名称")
     if new.dossier_kind == "other":
         _place_other(new, c, rules)
+    if rules.is_case_meeting(new.meeting_type) and new.dossier_kind in ("meeting", "case"):
+        new.cases = list(dict.fromkeys([*keys.cases, *c.case_nos]))
+    if new.dossier_kind == "meeting" and new.doc_type is None and new.meeting_type:
+        new.doc_type = "会议记录"  # minutes by their labels (会议名称, 主持人 …), untitled
+    _meeting_notes(new)
     if not was_resolved and new.resolved:
         new.source = "content"
     return new, findings

@@ -31,6 +31,7 @@ from archive.core.names import decode_relpath, is_ignored, name_problem, safe_co
 from archive.core.paths import NotRegularFile
 from archive.intake.pathkeys import keys_from_path
 from archive.intake.preflight import Preflight, Rejection, not_regular, preflight
+from archive.intake.reading import reading_events, reading_findings, text_json
 from archive.intake.seal_facts import name_seals
 from archive.intake.sources import Source, check_sources, sources_of, walk_sources
 from archive.records.catalog import Catalog
@@ -39,12 +40,17 @@ from archive.records.store import (
     SIDECAR_SCHEMA,
     ChecksumMismatch,
     Derivative,
+    HouseholdFolders,
+    Staged,
+    barrier,
+    commit,
     dossier_folder,
-    journal_done,
+    journal_file_done,
     next_record_name,
-    publish,
     recover,
     sha256_file,
+    sidecar_of,
+    stage,
     write_json_atomic,
 )
 
@@ -79,7 +85,7 @@ _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 class DiskFull(ArchiveError):
     """The archive's disk is full: filing stops, the files stay in the inbox."""
 
-    exit_code = 12
+    exit_code = 16
 
     def __init__(self, message: str, done: list[Outcome] | None = None) -> None:
         super().__init__(message)
@@ -98,6 +104,27 @@ class _Prefetch:
 
     checked: Preflight
     extraction: ExtractionLike | None
+    seconds: float = 0.0  # spent reading ahead
+    classified: tuple[DocKeys, list[dict[str, str]]] | None = None  # keys and findings
+    # the content's SHA-256 as read ahead; the copy is checked against it when it is filed
+    sha: str | None = None
+
+
+# Files filed together: their copies fsynced in one round, their folders once each.
+BATCH = 32
+
+
+@dataclass
+class _Pending:
+    """A file staged for filing, waiting for its batch's commit."""
+
+    staged: Staged
+    source: Path
+    root: Path
+    parts: list[str]
+    from_inbox: bool
+    sidecar: dict[str, Any]
+    outcome: Outcome
 
 
 @dataclass
@@ -105,7 +132,7 @@ class Outcome:
     """What happened to one source file (one JSON object of ``dangan ingest --json``)."""
 
     source: str
-    outcome: str  # filed | unfiled | duplicate | quarantined | skipped
+    outcome: str  # filed | unfiled | duplicate | quarantined | skipped | waiting
     sha256: str | None = None
     record: str | None = None
     kind: str | None = None
@@ -113,32 +140,10 @@ class Outcome:
     reason: str | None = None
     code: str | None = None
     archival_code: str | None = None  # 档号
+    elapsed: float | None = None  # seconds spent on this file (reading, OCR, filing)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def _pages_json(extraction: ExtractionLike | None) -> dict[str, Any]:
-    if extraction is None:
-        return {"pages": [], "legible": None}
-    pages = []
-    for page in extraction.pages:
-        quality = getattr(page, "quality", None)
-        pages.append(
-            {
-                "number": page.number,
-                "text": page.text,
-                "source": page.source,
-                "rotation": getattr(page, "rotation", 0),
-                "confidence": getattr(page, "confidence", None),
-                "error": getattr(page, "error", None),
-                "quality": None if quality is None else dict(quality.__dict__),
-                "seals": getattr(page, "seals", None),
-            }
-        )
-    verdicts = [p["quality"]["verdict"] for p in pages if p["quality"]]
-    legible = None if not verdicts else all(v == "清晰" for v in verdicts)
-    return {"pages": pages, "legible": legible}
 
 
 class Intake:
@@ -156,6 +161,9 @@ class Intake:
         on_filed: Callable[[str, dict[str, Any]], None] | None = None,
         prefetch: int = 1,
         numbering: NumberingPolicy | None = None,
+        on_pages: Callable[[str, int, int], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        before_filing: Callable[[], object] | None = None,
     ) -> None:
         self.archive = archive
         self.catalog = catalog
@@ -166,6 +174,13 @@ class Intake:
         self.on_filed = on_filed
         self.prefetch = prefetch
         self.numbering = numbering  # None: documents are filed without a 档号
+        self.on_pages = on_pages  # (file name, pages read, pages in all) within one document
+        self.batch = 1  # files staged before their fsyncs are done together (run_files: more)
+        self._pending: list[_Pending] = []
+        self._real_folders: dict[Path, Path] = {}
+        self._households: HouseholdFolders | None = None  # listed once a run (run_files)
+        self.sleep = sleep
+        self.before_filing = before_filing  # called when a run has files (e.g. a warm-up)
         self.recovered = self._recover()
 
     # ------------------------------------------------------------ recovery
@@ -173,7 +188,13 @@ class Intake:
     def _recover(self) -> int:
         """Finish or undo publishes a crash interrupted; drop stale quarantine notes."""
         count = 0
-        for item in recover(self.archive.journal, self.archive.records):
+        recovered = recover(self.archive.journal, self.archive.records)
+        for item in recovered:
+            if not item.completed:  # undone: a row catalogued while it was staged goes too
+                row = self.catalog.by_sha(item.sha256)
+                if row is not None and row["path"] == self._rel(item.record):
+                    self.catalog.delete(item.sha256)
+                    self.catalog.commit()
             if item.completed:
                 from archive.records.store import read_sidecar, sidecar_of
 
@@ -182,8 +203,9 @@ class Intake:
                 source = item.source
                 if self._in_inbox(source) and _sha_or_none(source) == item.sha256:
                     source.unlink()
-            journal_done(self.archive.journal, item.sha256)
             count += 1
+        for entry_file in dict.fromkeys(item.entry_file for item in recovered):
+            journal_file_done(entry_file)  # a batch's entry only once all of it is handled
         return count
 
     # ------------------------------------------------------------ helpers
@@ -193,10 +215,21 @@ class Intake:
 
     def _in_inbox(self, path: Path) -> bool:
         try:
-            (path.parent.resolve() / path.name).relative_to(self.archive.inbox.resolve())
+            (self._real(path.parent) / path.name).relative_to(self._real(self.archive.inbox))
             return True
         except ValueError:
             return False
+
+    def _real(self, folder: Path) -> Path:
+        """``folder`` with symbolic links resolved; one lstat per folder not seen before."""
+        known = self._real_folders.get(folder)
+        if known is None:
+            if folder.parent == folder or folder.is_symlink() or not folder.is_absolute():
+                known = folder.resolve()
+            else:
+                known = self._real(folder.parent) / folder.name
+            self._real_folders[folder] = known
+        return known
 
     def _now(self) -> str:
         return self.clock().isoformat()
@@ -206,16 +239,19 @@ class Intake:
 
     # ------------------------------------------------------------ sources
 
-    def inbox_files(self) -> Iterator[Source]:
-        """Every candidate in the inbox, and what is not taken with its reason, in order."""
-        yield from walk_sources(self.archive.inbox)
+    def inbox_files(self, *, partial: bool = False, litter: bool = False) -> Iterator[Source]:
+        """Every candidate in the inbox, and what is not taken with its reason, in order
+        (part-files and litter too when asked: :func:`walk_sources`)."""
+        yield from walk_sources(self.archive.inbox, partial=partial, litter=litter)
 
     def run(
         self,
         paths: Iterable[Path] | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> list[Outcome]:
-        """Process the inbox (``paths=None``) or the given files and folders, once.
+        """Process the inbox (``paths=None``) or the given files and folders, once, as they
+        are (files not settled yet are left; :func:`archive.intake.settling.ingest_inbox`
+        waits for them).
 
         Files and folders given by hand are checked first (:func:`check_sources`): none may
         be the archive's own output. A full disk stops the run (:class:`DiskFull`)."""
@@ -225,21 +261,49 @@ class Intake:
             paths = list(paths)
             check_sources(self.archive.root, paths)
             found = list(sources_of(paths))
-        outcomes = [self._not_taken(s) for s in found if s.skip is not None]
+        outcomes = [self.not_taken(s) for s in found if s.skip is not None]
         todo = [(s.path, s.root) for s in found if s.skip is None]
         try:
-            for index, (path, root, pre) in enumerate(self._prefetched(todo), 1):
-                outcome = self.process(path, root, pre)
-                if outcome is not None:
-                    outcomes.append(outcome)
-                if progress is not None:
-                    progress(index, len(todo))
+            outcomes += self.run_files(todo, progress)
         except DiskFull as exc:
-            exc.done = outcomes
+            exc.done = outcomes + exc.done
             raise
         return outcomes
 
-    def _not_taken(self, source: Source) -> Outcome:
+    def run_files(
+        self,
+        todo: list[tuple[Path, Path]],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Outcome]:
+        """Process (file, root) pairs in order; each outcome says how long its file took.
+        A full disk stops the run (:class:`DiskFull`, with what was done before it)."""
+        outcomes: list[Outcome] = []
+        if todo and self.before_filing is not None:
+            self.before_filing()
+        self.batch = BATCH
+        self._households = HouseholdFolders(self.archive.records)
+        try:
+            for index, (path, root, pre) in enumerate(self._prefetched(todo), 1):
+                start = time.perf_counter()
+                outcome = self.process(path, root, pre)
+                if outcome is not None:
+                    ahead = pre.seconds if pre is not None else 0.0
+                    outcome.elapsed = round(ahead + time.perf_counter() - start, 3)
+                    outcomes.append(outcome)
+                if progress is not None:
+                    progress(index, len(todo))
+            self.commit_pending()
+        except DiskFull as exc:
+            self._commit_pending()  # what was staged before the disk filled, if it still fits
+            exc.done = outcomes
+            raise
+        finally:
+            self.batch = 1
+            self._households = None
+        return outcomes
+
+    def not_taken(self, source: Source) -> Outcome:
+        """The outcome of a source intake does not take (``source.skip`` says why)."""
         assert source.skip is not None
         shown = _display(source.path)
         if self._in_inbox(source.path):
@@ -276,12 +340,35 @@ class Intake:
             parts = decode_relpath(path.relative_to(root))
             if parts is None:
                 return None
+            start = time.perf_counter()
             checked = preflight(path, self.archive.config, parts[-1])
             if checked.rejection is not None or self.extractor is None:
-                return _Prefetch(checked, None)
-            return _Prefetch(checked, self.extractor(path, checked))
+                return _Prefetch(checked, None, time.perf_counter() - start)
+            sha = sha256_file(path)  # hashlib runs without the GIL, beside the filing thread
+            extraction = self._extract(path, checked, parts[-1])
+            classified = None
+            if self.classifier is not None:  # pure: done here, beside the filing thread's I/O
+                text = extraction.text if extraction else ""
+                classified = self.classifier(self._path_keys(parts), text)
+            return _Prefetch(checked, extraction, time.perf_counter() - start, classified, sha)
         except Exception:
             return None
+
+    def _path_keys(self, parts: list[str]) -> DocKeys:
+        """Keys from the inbox path: the kind folder, sub-folders and file name."""
+        kind_folder = parts[0] if len(parts) > 1 else ""
+        if kind_folder in self.archive.config.kinds:
+            return keys_from_path(parts[1:], self.archive.kind_of(kind_folder), self.archive.config)
+        return keys_from_path(parts, "other", self.archive.config)
+
+    def _extract(self, path: Path, checked: Preflight, name: str) -> ExtractionLike | None:
+        assert self.extractor is not None
+        if self.on_pages is None:
+            return self.extractor(path, checked)
+        on_pages = self.on_pages
+        return self.extractor(  # type: ignore[call-arg]
+            path, checked, progress=lambda done, total: on_pages(name, done, total)
+        )
 
     def process(
         self,
@@ -305,20 +392,15 @@ class Intake:
                 if age < self.settle:
                     return None
             return self._process(path, root, pre, forced, annotate)
-        except FileNotFoundError:
-            return Outcome(
-                str(path), "skipped", reason="处理过程中文件被移走或删除", code="vanished"
-            )
-        except ChecksumMismatch as exc:
-            return Outcome(
-                str(path), "skipped", reason=f"文件仍在写入, 稍后再处理 ({exc})", code="changing"
-            )
+        except (FileNotFoundError, ChecksumMismatch) as exc:
+            return _left_in_place(str(path), exc)
         except Exception as exc:  # the per-file boundary: record, set aside, go on
             if _disk_full(exc):
                 raise self._disk_full_error(exc) from exc
             try:
+                parts = decode_relpath(path.relative_to(root))  # keep the file's own name
                 return self._quarantine(
-                    path, root, Rejection("internal_error", repr(exc)[:200]), None
+                    path, root, Rejection("internal_error", repr(exc)[:200]), None, parts
                 )
             except Exception as again:  # leave it in the inbox, say why, go on
                 if _disk_full(again):
@@ -356,25 +438,31 @@ class Intake:
         checked = pre.checked if pre is not None else preflight(path, self.archive.config, display)
         if checked.rejection is not None:
             return self._quarantine(path, root, checked.rejection, None, parts)
-        sha = sha256_file(path)
+        # read ahead, or now; a file changed since is caught when its copy is verified
+        sha = pre.sha if pre is not None and pre.sha is not None else sha256_file(path)
+        if any(p.staged.sha == sha for p in self._pending):
+            self.commit_pending()  # the same content staged a moment ago: a duplicate now
         existing = self.catalog.by_sha(sha)
+        if (
+            existing is not None
+            and not sidecar_of(self.archive.records / existing["path"]).is_file()
+        ):
+            # the catalog is a cache: a row whose record is not on disk (an archive from a
+            # build that could commit a batch's rows before its files) is not a duplicate
+            self.commit_pending()  # this commit must not carry the batch's rows
+            self.catalog.delete(sha)
+            self.catalog.commit()
+            existing = None
         if existing is not None:
             return self._duplicate(path, root, sha, existing["path"], parts)
         from_inbox = self._in_inbox(path)
-        kind_folder = parts[0] if len(parts) > 1 else ""
-        kind = (
-            self.archive.kind_of(kind_folder)
-            if kind_folder in self.archive.config.kinds
-            else "other"
-        )
-        key_parts = parts[1:] if kind_folder in self.archive.config.kinds else parts
-        keys = keys_from_path(key_parts, kind, self.archive.config)
+        keys = self._path_keys(parts)
         claimed = keys.doc_type
         try:
             if pre is not None and pre.extraction is not None:
                 extraction: ExtractionLike | None = pre.extraction
             else:
-                extraction = self.extractor(path, checked) if self.extractor else None
+                extraction = self._extract(path, checked, display) if self.extractor else None
         except ArchiveError as exc:  # e.g. indexers' ExtractError: every page unreadable
             return self._quarantine(
                 path, root, Rejection("unreadable_content", exc.message), sha, parts
@@ -382,29 +470,32 @@ class Intake:
         findings: list[dict[str, str]] = []
         if forced is not None:
             keys = copy.deepcopy(forced)
+        elif pre is not None and pre.classified is not None:
+            keys, findings = pre.classified
         elif self.classifier is not None:
             keys, findings = self.classifier(keys, extraction.text if extraction else "")
+        findings = list(findings)
+        findings += checked.findings
         for note in checked.notes:
             if "扩展名" in note:
                 findings.append({"code": "extension_mismatch", "message": note})
-        pages_json = _pages_json(extraction)
+        pages_json = text_json(extraction)
         name_seals(pages_json["pages"], (self.archive.config.bureau,))
-        if pages_json["legible"] is False:
-            bad = [
-                f"第{p['number']}页: {'; '.join(p['quality']['reasons'])}"
-                for p in pages_json["pages"]
-                if p["quality"] and p["quality"]["verdict"] != "清晰"
-            ]
-            findings.append({"code": "illegible", "message": "扫描件不清晰: " + " / ".join(bad)})
+        findings += reading_findings(pages_json)
         if keys.dossier_kind == "household" and keys.licence_no:
             roster = self.catalog.household(keys.licence_no)
             if roster is not None:
                 keys.retailer = roster["name"]
         if keys.dossier_kind == "other" and keys.year is None:
             keys.year = self.clock().year  # work materials without a year: the year they were filed
-        dossier_kind, dossier_key, folder = dossier_folder(self.archive.records, keys)
+        dossier_kind, dossier_key, folder = dossier_folder(
+            self.archive.records, keys, self._households
+        )
         label = keys.doc_type or safe_component(Path(display).stem)
-        record = folder / next_record_name(folder, label, checked.extension)
+        staged_here = [
+            p.staged.record.name for p in self._pending if p.staged.record.parent == folder
+        ]
+        record = folder / next_record_name(folder, label, checked.extension, staged_here)
         source_label = "inbox/" + "/".join(parts) if from_inbox else str(path)
         events = [
             self._event("received", source_label),
@@ -413,6 +504,7 @@ class Intake:
                 f"{checked.mime}, {checked.pages or '?'} 页"
                 + "".join(f"; {n}" for n in checked.notes),
             ),
+            *[self._event(name, detail) for name, detail in reading_events(extraction)],
             self._event("filed", self._rel(record)),
         ]
         sidecar: dict[str, Any] = {
@@ -440,21 +532,7 @@ class Intake:
         if extraction is not None and extraction.searchable_pdf:
             derivatives.append(Derivative(".ocr.pdf", extraction.searchable_pdf))
             sidecar["derivatives"] = {"searchable_pdf": record.stem + ".ocr.pdf"}
-        publish(self.archive.journal, path, record, sidecar, derivatives)
-        self.catalog.upsert(self._rel(record), sidecar)
-        replaced = False
-        if from_inbox:
-            # Only the bytes that were filed leave the inbox: a file replaced under the same
-            # name since it was hashed stays for the next pass (recovery checks the same).
-            current = _sha_or_none(path)
-            replaced = current is not None and current != sha
-            if current == sha:
-                path.unlink()
-                _fsync_parent(path)
-        journal_done(self.archive.journal, sha)
-        if self.on_filed is not None:
-            self.on_filed(self._rel(record), sidecar)
-        return Outcome(
+        outcome = Outcome(
             source=source_label,
             outcome="filed" if dossier_kind != "tray" else "unfiled",
             sha256=sha,
@@ -462,9 +540,83 @@ class Intake:
             archival_code=(sidecar.get("archival") or {}).get("code"),
             kind=keys.doc_type,
             keys={k: v for k, v in keys.as_dict().items() if v is not None},
-            reason=_filed_reason(dossier_kind, keys.notes, replaced),
+            reason=None
+            if dossier_kind != "tray"
+            else "; ".join(keys.notes) or "未能确定所属档案(许可证号/案号/会议)",
             code=None if dossier_kind != "tray" else "unresolved",
         )
+        staged = stage(
+            self.archive.journal, path, record, sidecar, derivatives, sync=self.batch <= 1
+        )
+        # catalogued now, uncommitted: the next file's 档号 (next_item) sees this one
+        self.catalog.upsert(self._rel(record), sidecar, commit=False)
+        self._pending.append(_Pending(staged, path, root, parts, from_inbox, sidecar, outcome))
+        if len(self._pending) >= self.batch:
+            self.commit_pending()
+        return outcome
+
+    def commit_pending(self) -> None:
+        """Make the staged files records (one round of fsyncs for them all), catalog them,
+        then remove their sources from the inbox (:mod:`archive.records.store`).
+        :class:`DiskFull` when the disk filled: the files it stopped stay in the inbox."""
+        full = self._commit_pending()
+        if full is not None:
+            raise self._disk_full_error(full) from full
+
+    def _commit_pending(self) -> BaseException | None:
+        """:meth:`commit_pending`, returning the disk-full error instead of raising it."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return None
+        errors = commit([p.staged for p in pending], self.archive.root)
+        done = []
+        full: BaseException | None = None
+        for item, error in zip(pending, errors, strict=True):
+            if error is None:
+                done.append(item)
+                continue
+            # undone: set aside like any file that fails at its own boundary
+            self.catalog.delete(item.staged.sha)
+            self.catalog.commit()
+            elapsed = item.outcome.elapsed
+            if _disk_full(error):  # nothing is quarantined for want of room: it waits
+                full = full or error
+                instead = Outcome(
+                    item.outcome.source,
+                    "skipped",
+                    reason="磁盘空间已满, 未归档, 文件留在收件箱; 清理磁盘后重新处理",
+                    code="disk_full",
+                )
+            elif isinstance(error, (FileNotFoundError, ChecksumMismatch)):
+                # changed or gone since it was read: left for the next run, as unbatched
+                instead = _left_in_place(item.outcome.source, error)
+            else:
+                instead = self._set_aside(item, error)
+            item.outcome.__dict__.update(instead.__dict__)
+            item.outcome.elapsed = elapsed
+        self.catalog.commit()
+        inbox_folders: dict[Path, Path] = {}
+        for item in done:
+            if not item.from_inbox:
+                continue
+            # Only the bytes that were filed leave the inbox: a file replaced under the same
+            # name since it was hashed stays for the next pass (recovery checks the same).
+            current = _sha_or_none(item.source)
+            if current == item.staged.sha:
+                item.source.unlink()
+                inbox_folders[item.source.parent] = item.source
+            elif current is not None:
+                item.outcome.reason = "; ".join(filter(None, [item.outcome.reason, _REPLACED]))
+        if inbox_folders and not (len(pending) > 1 and barrier(self.archive.inbox)):
+            for source in inbox_folders.values():
+                _fsync_parent(source)
+        for journal_file in dict.fromkeys(p.staged.journal_file for p in pending):
+            if journal_file is not None:
+                journal_file_done(journal_file)
+        for item in done:
+            if self.on_filed is not None:
+                self.on_filed(self._rel(item.staged.record), item.sidecar)
+        return full
 
     def _disk_full_error(self, exc: BaseException) -> DiskFull:
         try:
@@ -478,6 +630,20 @@ class Intake:
         )
 
     # ------------------------------------------------------------ set aside
+
+    def _set_aside(self, item: _Pending, error: BaseException) -> Outcome:
+        """A staged file its batch could not file: quarantined under its own name, or left
+        in place with the reason when even that fails."""
+        try:
+            rejection = Rejection("internal_error", repr(error)[:200])
+            return self._quarantine(item.source, item.root, rejection, item.staged.sha, item.parts)
+        except Exception as again:
+            return Outcome(
+                _display(item.source),
+                "skipped",
+                reason=f"处理失败且无法隔离, 文件留在原处: {again!r}",
+                code="internal_error",
+            )
 
     def _quarantine_target(self, name: str) -> Path:
         folder = self.archive.quarantine / self.clock().date().isoformat()
@@ -498,6 +664,9 @@ class Intake:
         parts: list[str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> Outcome:
+        # The catalog commits below: the staged files go first, or a crash after this commit
+        # would leave rows for files that never became records
+        self.commit_pending()
         from_inbox = self._in_inbox(path)
         if parts is None:
             digest = sha or _quick_hash(path)
@@ -545,6 +714,7 @@ class Intake:
     ) -> Outcome:
         from archive.records.store import append_event
 
+        self.commit_pending()  # before the catalog commits below (see _quarantine)
         source_label = ("inbox/" + "/".join(parts)) if self._in_inbox(path) else str(path)
         record = self.archive.records / existing
         side = append_event(
@@ -573,17 +743,18 @@ class Intake:
         )
 
 
+def _left_in_place(source: str, error: BaseException) -> Outcome:
+    """A file not filed because it vanished or changed while it was being filed."""
+    if isinstance(error, FileNotFoundError):
+        return Outcome(source, "skipped", reason="处理过程中文件被移走或删除", code="vanished")
+    return Outcome(source, "skipped", reason=f"文件仍在写入, 稍后再处理 ({error})", code="changing")
+
+
 def _display(path: Path) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def _filed_reason(dossier_kind: str, notes: list[str], replaced: bool) -> str | None:
-    reasons = []
-    if dossier_kind == "tray":
-        reasons.append("; ".join(notes) or "未能确定所属档案(许可证号/案号/会议)")
-    if replaced:
-        reasons.append("收件箱中的同名文件在归档过程中被替换为新内容, 新文件留在收件箱, 下次处理")
-    return "; ".join(reasons) or None
+_REPLACED = "收件箱中的同名文件在归档过程中被替换为新内容, 新文件留在收件箱, 下次处理"
 
 
 def _sha_or_none(path: Path) -> str | None:

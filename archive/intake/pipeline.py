@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archive.core.config import Archive
+from archive.core.config import Archive, set_area_codes
+from archive.core.keys import infer_area_codes
 from archive.intake.classify import make_classifier
 from archive.intake.intake import Extractor, Intake
 from archive.intake.preflight import Preflight
@@ -22,7 +23,7 @@ from archive.records.catalog import Catalog
 from archive.records.households import parse_roster, rename_household_folders, write_roster
 from archive.records.numbering import NumberingPolicy
 from archive.records.reindex import open_catalog
-from archive.records.search_sync import sync_index
+from archive.records.search_sync import sync_index, warm_up_in_background
 from indexers.extract import extract_document
 from indexers.ocr import OcrPool
 
@@ -47,15 +48,22 @@ class PoolExtractor:
 
     @property
     def parallel(self) -> int:
-        """How many documents are worth reading at once (the pool's worker processes)."""
+        """How many documents are worth reading at once: the pool's worker processes, and at
+        least two (the next document is read, in PDFium's C code without the GIL, while the
+        last one is written to disk and fsynced)."""
         if self.pool is None or getattr(self.pool, "in_process", True):
-            return 1
-        return int(self.pool.workers)
+            return 2
+        return max(2, int(self.pool.workers))
 
-    def __call__(self, path: Path, checked: Preflight) -> Any:
+    def __call__(
+        self,
+        path: Path,
+        checked: Preflight,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Any:
         if checked.mime not in ("application/pdf", "image/jpeg", "image/png", "image/tiff"):
             return None
-        return self.extract_document(path, checked.mime, ocr=self.pool)
+        return self.extract_document(path, checked.mime, ocr=self.pool, progress=progress)
 
 
 def numbering_policy(archive: Archive) -> NumberingPolicy:
@@ -69,6 +77,8 @@ def make_intake(
     classifier = make_classifier(archive, catalog)
     kw.setdefault("prefetch", getattr(extractor, "parallel", 1))
     kw.setdefault("numbering", numbering_policy(archive))
+    # after_batch's index update needs jieba's dictionary: loaded while the files are filed
+    kw.setdefault("before_filing", warm_up_in_background)
     return Intake(archive, catalog, extractor=extractor, classifier=classifier, **kw)
 
 
@@ -85,9 +95,15 @@ def after_batch(archive: Archive, catalog: Catalog, *, changed: Iterable[str] = 
 def import_roster(archive: Archive, file: Path) -> int:
     """Replace the roster with ``file`` (CSV or XLSX, validated whole first), rename the
     household folders whose retailer's name changed, and refile what it now resolves.
+    An archive without area codes (a new one) takes them from this roster (the county codes
+    its licence numbers begin with), so that unlabelled numbers of the county are found.
     Returns the number of households imported."""
     rows = parse_roster(file, archive.config.area_codes)
     with archive.writer_lock(), open_catalog(archive) as catalog:
+        if not archive.config.area_codes:
+            codes = infer_area_codes(str(r["licence_no"]) for r in rows if r.get("licence_no"))
+            if codes:
+                set_area_codes(archive, codes)
         write_roster(archive.roster_path, rows)
         catalog.replace_households(rows)
         moved: list[str] = []

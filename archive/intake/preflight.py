@@ -21,6 +21,7 @@ from archive.core.bounded import LimitExceeded, check_zip
 from archive.core.config import ArchiveConfig
 from archive.core.errors import ArchiveError
 from archive.core.paths import NotRegularFile, describe_mode, open_regular
+from indexers.textlayer import MAX_RENDER_DPI
 
 # mime → the extension a filed copy carries.
 EXTENSIONS = {
@@ -126,6 +127,7 @@ class Preflight:
     text_layer: bool | None = None
     rejection: Rejection | None = None
     notes: list[str] = field(default_factory=list)
+    findings: list[dict[str, str]] = field(default_factory=list)  # filed, with these findings
 
     @property
     def extension(self) -> str:
@@ -134,7 +136,7 @@ class Preflight:
 
 def sniff(head: bytes, name: str = "") -> str | None:
     """The content type from a file's first bytes (never from its name, except plain text)."""
-    if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
+    if head.startswith(b"%PDF-") or b"%PDF-" in head:
         return "application/pdf"
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
@@ -157,8 +159,8 @@ def sniff(head: bytes, name: str = "") -> str | None:
     return None
 
 
-# Pages are read (OCR) at this resolution; a page's budget is counted at it
-RENDER_DPI = 200
+# A page's pixel budget is counted at the highest resolution pages are drawn at for OCR
+RENDER_DPI = MAX_RENDER_DPI
 
 
 def page_budget(
@@ -181,56 +183,38 @@ def page_budget(
     return None
 
 
-def _check_pdf(path: Path, data_tail: bytes, config: ArchiveConfig) -> Preflight:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+def _check_pdf(path: Path, config: ArchiveConfig) -> Preflight:
+    """Opened by the first of PDFium, qpdf's repair and poppler that can; refused only when
+    none can, naming them (:func:`indexers.textlayer.open_pdf`); then held to the page and
+    pixel budgets before any page is drawn."""
+    from indexers.diagnostics import collecting
+    from indexers.textlayer import PdfUnreadable, open_pdf
 
     result = Preflight("application/pdf")
-    if b"%%EOF" not in data_tail:
-        result.rejection = Rejection("pdf_truncated")
-        return result
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            reader = PdfReader(str(path), strict=False)
-            if reader.is_encrypted:
-                try:
-                    opened = bool(reader.decrypt(""))
-                except Exception:  # pypdf raises several types for unsupported crypto
-                    opened = False
-                if not opened:
-                    result.rejection = Rejection("pdf_encrypted")
-                    return result
-                result.notes.append("PDF 有权限密码(无打开密码), 已按原样归档")
-            pages = len(reader.pages)
-            if pages == 0:
-                result.rejection = Rejection("pdf_no_pages")
-                return result
-            text_pages = 0
-            sizes: list[tuple[float, float]] = []
-            over = page_budget(pages, [], config)
-            if over is None:
-                # never more than the budget, whatever the page count claims
-                for index, page in enumerate(reader.pages):
-                    if index >= config.max_pages:
-                        over = Rejection("too_many_pages", f"超过 {config.max_pages} 页")
-                        break
-                    box = page.mediabox  # a broken page tree fails here
-                    sizes.append((float(box.width), float(box.height)))
-                    if "/Font" in (page.get("/Resources") or {}):
-                        text_pages += 1
-            over = over or page_budget(len(sizes), sizes, config)
-            if over is not None:
-                result.rejection = over
-                return result
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        result.rejection = Rejection("pdf_corrupt", type(exc).__name__)
+        with collecting():
+            opened = open_pdf(path, path.name, sizes_up_to=config.max_pages)
+    except PdfUnreadable as exc:
+        both = "均" if len(exc.tried) > 1 else ""
+        result.rejection = Rejection(exc.code, f"{'、'.join(exc.tried)} {both}无法打开")
         return result
-    except Exception as exc:  # pypdf can raise almost anything on hostile input
-        result.rejection = Rejection("pdf_corrupt", type(exc).__name__)
+    over = page_budget(opened.pages, opened.sizes_pt, config)
+    if over is not None:
+        result.rejection = over
         return result
-    result.pages = pages
-    result.text_layer = text_pages > 0
+    result.pages = opened.pages
+    result.notes.extend(opened.notes)
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 2048))
+        complete = b"%%EOF" in fh.read()
+    if not complete:  # cut short (a transfer broke off?): filed as read, and said so
+        result.findings.append(
+            {
+                "code": "pdf_incomplete",
+                "message": f"PDF 文件不完整(缺少文件结尾), 可能传输中断; 已按读到的 "
+                f"{opened.pages} 页归档, 请核对页数, 不全则重新导出后放入收件箱",
+            }
+        )
     return result
 
 
@@ -355,8 +339,6 @@ def preflight(path: Path, config: ArchiveConfig, display_name: str | None = None
                     None, rejection=Rejection("too_large", f"{size // 1048576} MB > {limit} MB")
                 )
             head = fh.read(4096)
-            fh.seek(max(0, size - 2048))
-            tail = fh.read()
     except FileNotFoundError:
         raise
     except NotRegularFile as exc:
@@ -368,7 +350,7 @@ def preflight(path: Path, config: ArchiveConfig, display_name: str | None = None
     mime = sniff(head, name)
     result: Preflight
     if mime == "application/pdf":
-        result = _check_pdf(path, tail, config)
+        result = _check_pdf(path, config)
     elif mime in IMAGE_TYPES:
         result = _check_image(path, mime, config)
     elif mime == "application/zip":

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,19 @@ def parse_ranges(text: str) -> list[tuple[int, int]]:
     if not out:
         raise UsageError("没有页码范围; 应写作 1-2,3,4-6")
     return out
+
+
+def page_parts(ranges: str, types: str | None, known: Iterable[str]) -> list[PagePart]:
+    """The parts of a split from its page ranges (``1-2,3``) and, optionally, a type for
+    each (``申请表,身份证明``), each a known type."""
+    spans = parse_ranges(ranges)
+    names = [t.strip() or None for t in types.replace("，", ",").split(",")] if types else []
+    if names and len(names) != len(spans):
+        raise UsageError(f"文书类型有 {len(names)} 项, 页码范围有 {len(spans)} 段; 应一一对应")
+    unknown = [n for n in names if n and n not in set(known)]
+    if unknown:
+        raise UsageError(f"未知的文书类型 {'、'.join(unknown)}")
+    return [PagePart(a, b, names[i] if names else None) for i, (a, b) in enumerate(spans)]
 
 
 # --------------------------------------------------------------------------- journal

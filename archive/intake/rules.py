@@ -9,7 +9,9 @@ the two:
 - an entry of ``types`` / ``meetings`` with a new name adds a type (a new document type needs
   ``dossier`` and ``titles``); with an existing name, the fields given replace the default's
   fields and the others are kept; with ``extend: true`` the lists ``titles`` / ``keywords`` /
-  ``negative`` are appended to the defaults instead; ``disabled: true`` drops the type.
+  ``negative`` are appended to the defaults instead; ``disabled: true`` drops the type;
+  a meeting type with ``case: true`` is a case meeting (案审会): its minutes belong to the
+  cases they name as well.
 
 Both files are validated whole: every problem (with its line) is reported at once in one
 :class:`~archive.core.errors.ValidationError`, and nothing is used from a file that has any.
@@ -37,9 +39,11 @@ LABEL_NAMES = (
     "licence",
     "case",
     "meeting_date",
+    "meeting_name",
     "attendees",
     "host",
     "topic",
+    "recorder",
     "doc_date",
     "validity",
 )
@@ -57,7 +61,7 @@ _TOP_KEYS = (
     "meetings",
 )
 _TYPE_FIELDS = ("dossier", "titles", "keywords", "negative", "retention", "extend", "disabled")
-_MEETING_FIELDS = ("titles", "extend", "disabled")
+_MEETING_FIELDS = ("titles", "case", "extend", "disabled")
 _LIST_FIELDS = ("titles", "keywords", "negative")
 _SPACES = re.compile(r"\s+")
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -110,8 +114,12 @@ class TypeRule:
 
 @dataclass(frozen=True)
 class MeetingRule:
+    """A configured meeting type: the words that name it; ``case``: its minutes, when they
+    name a case number, belong to that case's dossier too (案审会, 重大案件集体讨论)."""
+
     name: str
     titles: tuple[Pattern, ...]
+    case: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,16 +156,31 @@ class Rules:
         return a == b or any(a in group and b in group for group in self.equivalent)
 
     def canonical_meeting(self, name: str | None) -> str | None:
-        """The meeting type a name stands for (``支委会`` → ``支部委员会``); None if unknown."""
+        """The meeting type a name stands for, None if it names none.
+
+        The type's own name or one of its titles (``支委会`` → ``支部委员会``), or a close
+        variant: a name holding a title (``党支部委员会``, ``支部委员会会议`` → ``支部委员会``;
+        the longest title wins).
+        """
         if not name:
             return None
         if name in self.meetings:
             return name
         key = compact(name)
+        best: tuple[int, str] | None = None
         for rule in self.meetings.values():
-            if any(p.text == key for p in rule.titles if p.regex is None):
-                return rule.name
-        return None
+            for pattern in rule.titles:
+                if pattern.regex is None and pattern.text == key:
+                    return rule.name
+                for start, end in pattern.spans(key)[:1]:
+                    if best is None or end - start > best[0]:
+                        best = (end - start, rule.name)
+        return best[1] if best else None
+
+    def is_case_meeting(self, name: str | None) -> bool:
+        """Whether minutes of this meeting type belong to the cases they name."""
+        rule = self.meetings.get(name or "")
+        return rule is not None and rule.case
 
     def label(self, name: str) -> tuple[str, ...]:
         return self.labels.get(name, ())
@@ -307,7 +330,7 @@ def _check_entries(key: str, value: Any, check: _Checker) -> None:
                 check.add((*where, str(fld)), "/".join(allowed), fld)
             elif fld in _LIST_FIELDS:
                 check.words((*where, fld), item, non_empty=fld == "titles")
-            elif fld in ("extend", "disabled") and not isinstance(item, bool):
+            elif fld in ("extend", "disabled", "case") and not isinstance(item, bool):
                 check.add((*where, fld), "true 或 false", item)
             elif fld == "retention" and item not in RETENTIONS:
                 check.add((*where, fld), "/".join(RETENTIONS), item)
@@ -365,7 +388,9 @@ def _build(data: dict[str, Any], check: _Checker) -> Rules:
     meetings: dict[str, MeetingRule] = {}
     for name, entry in (data.get("meetings") or {}).items():
         titles = entry.get("titles") or [name]
-        meetings[name] = MeetingRule(name, tuple(Pattern.parse(w) for w in titles))
+        meetings[name] = MeetingRule(
+            name, tuple(Pattern.parse(w) for w in titles), bool(entry.get("case", False))
+        )
     groups = []
     for index, group in enumerate(data.get("equivalent") or []):
         for item_index, item in enumerate(group):
@@ -411,6 +436,15 @@ def load_rules(archive_root: Path | None = None, *, defaults: Path = DEFAULT_PAT
     if check.problems:
         raise ValidationError(sources[-1], check.problems)
     return Rules(**{**rules.__dict__, "sources": tuple(sources)})
+
+
+def rules_for_reading(archive_root: Path) -> Rules:
+    """The archive's rules for what only reads (status, listings): the shipped defaults
+    while the bureau's rules.yaml has errors (intake refuses to file then; a listing need not)."""
+    try:
+        return load_rules(archive_root)
+    except ValidationError:
+        return load_rules()
 
 
 def parse_rules(text: str, source: str = "<rules>") -> Rules:

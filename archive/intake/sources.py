@@ -32,11 +32,13 @@ class Source:
     root: Path
     skip: Rejection | None = None
     partial: bool = False  # a copier's part-file, still being written (listed on request)
+    litter: bool = False  # a system or scanner litter file (listed on request)
 
 
-def walk_sources(root: Path, *, partial: bool = False) -> Iterator[Source]:
+def walk_sources(root: Path, *, partial: bool = False, litter: bool = False) -> Iterator[Source]:
     """Every candidate under ``root`` (files, links to folders) and everything not taken
-    with its reason, folders in sorted order; with ``partial``, part-files too."""
+    with its reason, folders in sorted order; with ``partial``, part-files too; with
+    ``litter``, litter files too (never litter folders)."""
     errors: list[OSError] = []
     for folder, dirs, files in os.walk(root, onerror=errors.append):
         while errors:
@@ -53,9 +55,11 @@ def walk_sources(root: Path, *, partial: bool = False) -> Iterator[Source]:
                 keep.append(name)
         dirs[:] = keep
         for name in sorted(files):
-            if is_litter(name):
-                continue
             path = here / name
+            if is_litter(name):
+                if litter:
+                    yield Source(path, root, litter=True)
+                continue
             if is_partial(name):
                 if partial:
                     yield Source(path, root, partial=True)

@@ -110,7 +110,7 @@ class Watcher:
                     last_rescan = now
                 ready = self._ready(now)
                 if ready:
-                    with self.archive.writer_lock():
+                    with self.archive.writer_lock(purpose="dangan watch 正在归档收件箱"):
                         for path in ready:
                             if not self._file_one(intake, path):
                                 break  # the disk is full: the rest waits in the inbox

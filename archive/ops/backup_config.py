@@ -246,6 +246,32 @@ def backup_overview(archive: Archive, now: dt.datetime) -> dict[str, Any]:
     return out
 
 
+def backup_rows(b: dict[str, Any]) -> list[tuple[str, str]]:
+    """The backup lines of ``dangan status`` and of the web app's home page: label, words."""
+    last = b.get("last")
+    if not last:
+        return [("备份", "从未备份" + (f" (目标 {b['target']})" if b.get("target") else ""))]
+    when = str(last.get("at", ""))[:16].replace("T", " ")
+    age = b.get("age_days")
+    if age is None:
+        ago = "时间不明"
+    else:
+        ago = f"{age:g} 天前" if age >= 1 else f"{round(age * 24)} 小时前"
+    text = f"{ago} ({when}), 快照 {last.get('snapshot')} → {last.get('target')}"
+    if b.get("overdue"):
+        text += f"; 已超过 {b['max_age_days']} 天!"
+    rows = [("上次备份", text)]
+    if b.get("failure"):
+        rows.append(("备份失败", str(b["failure"].get("at", ""))[:16].replace("T", " ")))
+    drill = b.get("drill")
+    if drill:
+        verdict = "通过" if drill.get("ok") else "未通过"
+        rows.append(
+            ("上次演练", f"{str(drill.get('at', ''))[:10]} {verdict} ({drill.get('report')})")
+        )
+    return rows
+
+
 def backup_steps(b: dict[str, Any], records: int) -> list[str]:
     """What ``dangan status`` says to do about backups (``b`` from :func:`backup_overview`)."""
     steps: list[str] = []

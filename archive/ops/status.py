@@ -19,21 +19,31 @@ from typing import Any
 from archive.assess.audit_inputs import CRITERIA_FILE
 from archive.core.clock import local_now
 from archive.core.config import Archive
+from archive.core.doctypes import canonical_meeting
 from archive.intake.preflight import LABELS, REASONS
+from archive.intake.rules import Rules, rules_for_reading
 from archive.intake.sources import walk_sources
 from archive.intake.watch_lock import running_watcher
 from archive.ops.backup_config import backup_overview, backup_steps
 from archive.paperwork.reports.selfcheck import SNAPSHOT_DIR
 from archive.records.catalog import CATALOG_VERSION
-from archive.records.store import TOP_FOLDERS, TRAY, pending_entries
+from archive.records.store import TOP_FOLDERS, pending_entries
 from indexers.search import SearchIndex
 
-KIND_LABELS = {**TOP_FOLDERS, "tray": TRAY}
 FLAGGED = {
     "illegible": "扫描不清晰",
+    "unread_pages": "页面无法读取",
     "title_mismatch": "标题与内容不符",
     "key_mismatch": "编号与内容不符",
 }
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing to do next: a code (for a page to link it) and the words for a person."""
+
+    code: str
+    text: str
 
 
 @dataclass
@@ -67,6 +77,11 @@ class Status:
     watcher: dict[str, Any] | None = None
     last_selfcheck: dict[str, Any] | None = None  # month, earned, possible, findings
     backup: dict[str, Any] = field(default_factory=dict)  # backup_config.backup_overview
+    # Meetings filed under their own name, not a configured type: name -> records (most first)
+    meetings_unconfigured: dict[str, int] = field(default_factory=dict)
+    # Names the rules now map to a configured type whose records still sit under the name:
+    # {name, type, records, folder (records/会议记录/<name>)}
+    meetings_to_move: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def tray(self) -> int:
@@ -85,8 +100,9 @@ def archive_status(archive: Archive, now: dt.datetime | None = None) -> Status:
         catalog="missing",
     )
     _quarantine(archive, status)
-    if archive.journal.is_dir():
-        status.interrupted = len(pending_entries(archive.journal))
+    with archive.writer_idle() as idle:  # while a writer works, its journal is in flight
+        if idle and archive.journal.is_dir():
+            status.interrupted = len(pending_entries(archive.journal))
     status.watcher = running_watcher(archive)
     status.index_rebuilding = (archive.state / "index.rebuilding").exists()
     status.indexed = SearchIndex.peek(archive.index_dir)
@@ -94,6 +110,8 @@ def archive_status(archive: Archive, now: dt.datetime | None = None) -> Status:
     status.backup = backup_overview(archive, now or local_now())
     if archive.catalog_path.is_file():
         _catalog(archive.catalog_path, status)
+        if status.meetings_unconfigured:  # every series filed: keep those not configured
+            _unconfigured(archive, status)
     elif not archive.records.is_dir() or not any(archive.records.rglob("*.json")):
         status.catalog = "empty"  # nothing filed yet: nothing to rebuild
     return status
@@ -158,6 +176,33 @@ def _quarantine(archive: Archive, status: Status) -> None:
     status.quarantine_latest = latest or None
 
 
+def _unconfigured(archive: Archive, status: Status) -> None:
+    """Keep the series not configured; those the rules now map to a configured type (the
+    bureau adopted the name as a title of one) are to be moved into it."""
+    rules = rules_for_reading(archive.root)
+    known = configured_meetings(archive, rules)
+    series, status.meetings_unconfigured = status.meetings_unconfigured, {}
+    for name, count in series.items():
+        target = None if name in known else rules.canonical_meeting(name)
+        if target is not None:
+            folder = f"records/{TOP_FOLDERS['meeting']}/{name}"
+            status.meetings_to_move.append(
+                {"name": name, "type": target, "records": count, "folder": folder}
+            )
+        elif name not in known:
+            status.meetings_unconfigured[name] = count
+
+
+def configured_meetings(archive: Archive, rules: Rules | None = None) -> set[str]:
+    """The meeting types the archive knows: its rules (the bureau's rules.yaml over the
+    defaults; the defaults alone while that file has errors) and dangan.toml's list."""
+    rules = rules or rules_for_reading(archive.root)
+    known = set(rules.meetings)
+    for name in archive.config.meeting_types:
+        known.add(rules.canonical_meeting(name) or canonical_meeting(name) or name)
+    return known
+
+
 def _catalog(path: Path, status: Status) -> None:
     try:
         db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5.0)
@@ -187,9 +232,18 @@ def _catalog(path: Path, status: Status) -> None:
                 tuple(FLAGGED),
             )
         )
-        illegible = db.execute("SELECT count(*) FROM records WHERE legible = 0").fetchone()[0]
+        illegible = db.execute(
+            "SELECT count(*) FROM records WHERE legible = 0 AND record_id NOT IN "
+            "(SELECT record_id FROM findings WHERE code = 'unread_pages')"
+        ).fetchone()[0]
         flagged["illegible"] = max(flagged.get("illegible", 0), illegible)
         status.flagged = {code: flagged[code] for code in FLAGGED if flagged.get(code)}
+        status.meetings_unconfigured = dict(
+            db.execute(
+                "SELECT meeting_type, count(*) FROM records WHERE dossier_kind = 'meeting' "
+                "AND status = 'filed' AND meeting_type IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"
+            )
+        )
         last = db.execute(
             "SELECT filed_at, path FROM records ORDER BY filed_at DESC LIMIT 1"
         ).fetchone()
@@ -201,61 +255,121 @@ def _catalog(path: Path, status: Status) -> None:
         db.close()
 
 
-def next_steps(s: Status) -> list[str]:
-    """What the clerk should do next, most urgent first, each with the command that does it."""
-    steps: list[str] = []
+def next_step_items(s: Status) -> list[Step]:
+    """What the clerk should do next, most urgent first, each with the command that does it
+    (a page links the steps it has a page for by their code)."""
+    steps: list[Step] = []
     if s.catalog in ("missing", "stale", "damaged"):
         steps.append(
-            "目录库缺失、损坏或版本不符: 运行 dangan reindex 从 records/ 重建 (档案本身不受影响)"
+            Step(
+                "catalog",
+                "目录库缺失、损坏或版本不符: 运行 dangan reindex 从 records/ 重建 (档案本身不受影响)",
+            )
         )
     if s.interrupted:
         steps.append(
-            f"{s.interrupted} 次归档被中断 (如断电): 下次 dangan ingest 或 watch 启动时自动完成或撤销"
+            Step(
+                "interrupted",
+                f"{s.interrupted} 次归档被中断 (如断电): 下次 dangan ingest 或 watch 启动时自动完成或撤销",
+            )
         )
     if s.inbox.waiting and s.watcher is None:
         steps.append(
-            f"收件箱有 {s.inbox.waiting} 个文件待归档, 且没有监视进程: "
-            "运行 dangan ingest, 或 dangan watch 持续监视"
+            Step(
+                "inbox",
+                f"收件箱有 {s.inbox.waiting} 个文件待归档, 且没有监视进程: "
+                "运行 dangan ingest, 或 dangan watch 持续监视",
+            )
         )
     for code, count in s.inbox.not_taken.items():
-        steps.append(f"收件箱中有 {count} 项不会被归档: {REASONS.get(code, code)}")
+        steps.append(Step("inbox", f"收件箱中有 {count} 项不会被归档: {REASONS.get(code, code)}"))
     if s.quarantine:
         steps.append(
-            f"隔离区有 {sum(s.quarantine.values())} 个文件: dangan quarantine list 查看原因, "
-            "处理后重新放入收件箱"
+            Step(
+                "quarantine",
+                f"隔离区有 {sum(s.quarantine.values())} 个文件: dangan quarantine list 查看原因, "
+                "处理后重新放入收件箱",
+            )
         )
     if s.flagged.get("illegible"):
         steps.append(
-            f"{s.flagged['illegible']} 份扫描件不清晰: 重新扫描后放入收件箱; dangan audit 列出"
+            Step(
+                "illegible",
+                f"{s.flagged['illegible']} 份扫描件不清晰: 重新扫描后放入收件箱; dangan audit 列出",
+            )
+        )
+    if s.flagged.get("unread_pages"):
+        steps.append(
+            Step(
+                "unread_pages",
+                f"{s.flagged['unread_pages']} 份文件有页面的文字无法读取 (图像或内容损坏): "
+                "dangan audit 列出, 重新扫描或导出后放入收件箱",
+            )
         )
     mislabelled = s.flagged.get("title_mismatch", 0) + s.flagged.get("key_mismatch", 0)
     if mislabelled:
-        steps.append(f"{mislabelled} 份文件名与内容不符: dangan audit 列出, 核对后更正")
+        steps.append(
+            Step("mislabelled", f"{mislabelled} 份文件名与内容不符: dangan audit 列出, 核对后更正")
+        )
     if s.tray:
         steps.append(
-            f"待归档 {s.tray} 份 (不知属于哪一户/哪一案): 在文件名中写明许可证号或案号, "
-            "或导入名册后运行 dangan refile"
+            Step(
+                "tray",
+                f"待归档 {s.tray} 份 (不知属于哪一户/哪一案): 在文件名中写明许可证号或案号, "
+                "或导入名册后运行 dangan refile",
+            )
         )
     if s.roster and s.households_filed < s.roster:
         steps.append(
-            f"名册中 {s.roster - s.households_filed} 户还没有任何档案: dangan audit 列出缺少的材料"
+            Step(
+                "households",
+                f"名册中 {s.roster - s.households_filed} 户还没有任何档案: dangan audit 列出缺少的材料",
+            )
+        )
+    if s.meetings_unconfigured:
+        seen = list(s.meetings_unconfigured)
+        names = "、".join(seen[:5]) + (" 等" if len(seen) > 5 else "")
+        steps.append(
+            Step(
+                "meetings_unconfigured",
+                f"{len(seen)} 种会议不在会议类型中 ({names}), 已按会议名称归档: 要把它作为会议类型"
+                f"(考核、并入已有类型或加别名), 在档案库的 rules.yaml 的 meetings 下写上, "
+                f"如 {seen[0]}: {{titles: [{seen[0]}]}}",
+            )
+        )
+    for item in s.meetings_to_move:
+        steps.append(
+            Step(
+                "meetings_to_move",
+                f"会议“{item['name']}”已在 rules.yaml 中并入“{item['type']}”, 但已归档的 "
+                f"{item['records']} 份仍存于 {item['folder']}/: 移入 (各入其召开年份): "
+                f"dangan move {item['folder']} {item['type']} --reason 并入{item['type']}",
+            )
         )
     if s.catalog == "ok" and not s.index_rebuilding and s.indexed != s.records:
-        steps.append("检索索引与目录不一致: 下次归档时自动补齐, 或运行 dangan reindex")
+        steps.append(
+            Step("index", "检索索引与目录不一致: 下次归档时自动补齐, 或运行 dangan reindex")
+        )
     if s.index_rebuilding:
-        steps.append("检索索引重建未完成: 下次归档或 dangan reindex 时从中断处继续")
-    steps += backup_steps(s.backup, s.records)
+        steps.append(
+            Step("index_rebuilding", "检索索引重建未完成: 下次归档或 dangan reindex 时从中断处继续")
+        )
+    steps += [Step("backup", text) for text in backup_steps(s.backup, s.records)]
     if s.standard is None:
         steps.append(
-            f"未导入本省评分标准 ({CRITERIA_FILE}), 自查使用内置样例: "
-            "dangan criteria import 评分标准.docx"
+            Step(
+                "standard",
+                f"未导入本省评分标准 ({CRITERIA_FILE}), 自查使用内置样例: "
+                "dangan criteria import 评分标准.docx",
+            )
         )
     return steps
 
 
+def next_steps(s: Status) -> list[str]:
+    """The steps as lines of text (the command line prints them)."""
+    return [step.text for step in next_step_items(s)]
+
+
 def quarantine_label(code: str) -> str:
     return "原因文件损坏" if code == "unreadable_reason" else LABELS.get(code, code)
-
-
-def kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind)

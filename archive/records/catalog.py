@@ -8,7 +8,17 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-CATALOG_VERSION = 4  # 4: meta carries the seals (count and bodies)
+from archive.core.errors import ArchiveError
+from archive.records.store import also_in
+
+CATALOG_VERSION = 5  # 4: meta carries the seals (count and bodies); 5: the crossrefs table
+
+
+class CatalogUnavailable(ArchiveError):
+    """A reader found no catalog, or one of another version (``dangan reindex`` makes it)."""
+
+    exit_code = 6
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,6 +53,7 @@ CREATE INDEX IF NOT EXISTS records_dossier ON records (dossier_key);
 CREATE INDEX IF NOT EXISTS records_licence ON records (licence_no);
 CREATE INDEX IF NOT EXISTS records_case ON records (case_no);
 CREATE INDEX IF NOT EXISTS records_type ON records (doc_type);
+CREATE INDEX IF NOT EXISTS records_retailer ON records (retailer);
 CREATE TABLE IF NOT EXISTS events (
     record_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL,
     event TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',
@@ -60,6 +71,11 @@ CREATE TABLE IF NOT EXISTS numbers (
 );
 CREATE INDEX IF NOT EXISTS numbers_group ON numbers (fonds, year, retention, org, item);
 CREATE INDEX IF NOT EXISTS numbers_record ON numbers (record_id);
+CREATE TABLE IF NOT EXISTS crossrefs (
+    record_id TEXT NOT NULL, dossier_kind TEXT NOT NULL, dossier_key TEXT NOT NULL,
+    PRIMARY KEY (record_id, dossier_kind, dossier_key)
+);
+CREATE INDEX IF NOT EXISTS crossrefs_dossier ON crossrefs (dossier_key);
 CREATE TABLE IF NOT EXISTS households (
     licence_no TEXT PRIMARY KEY, name TEXT NOT NULL, operator TEXT, address TEXT,
     class TEXT, valid_from TEXT, valid_to TEXT
@@ -172,9 +188,13 @@ class Catalog:
     version is emptied and ``rebuilt`` is set; :func:`archive.records.reindex.open_catalog`
     then refills it from the records."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        if readonly:
+            self.db = self._open_readonly(path)
+            self.rebuilt = False
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=30.0)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -182,6 +202,26 @@ class Catalog:
         # True when the tables were (re)created for another version: the caller refills
         # them from the records (``archive.records.reindex.open_catalog`` does).
         self.rebuilt = self._ensure_schema()
+
+    @staticmethod
+    def _open_readonly(path: Path) -> sqlite3.Connection:
+        """A connection that never writes, creates or migrates (for a server beside the
+        watcher); refuses a missing catalog or one of another version."""
+        fix = "请运行 dangan reindex 从 records/ 重建 (档案本身不受影响)"
+        if not path.is_file():
+            raise CatalogUnavailable(f"{path}: 目录库不存在; {fix}")
+        db = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA query_only = ON")
+            row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        except sqlite3.Error as exc:
+            db.close()
+            raise CatalogUnavailable(f"{path}: 目录库无法读取 ({exc}); {fix}") from exc
+        if row is None or row[0] != str(CATALOG_VERSION):
+            db.close()
+            raise CatalogUnavailable(f"{path}: 目录库版本不符; {fix}")
+        return db
 
     def _ensure_schema(self) -> bool:
         """Create the tables; drop and recreate them when they are of another version."""
@@ -219,11 +259,12 @@ class Catalog:
         row = row_from_sidecar(path, side)
         rid = row["record_id"]
         marks = ", ".join("?" for _ in RECORD_COLUMNS)
-        self.db.execute(
-            "DELETE FROM numbers WHERE record_id IN "
-            "(SELECT record_id FROM records WHERE path = ? AND record_id != ?)",
-            (path, rid),
-        )
+        for table in ("numbers", "crossrefs"):
+            self.db.execute(
+                f"DELETE FROM {table} WHERE record_id IN "
+                "(SELECT record_id FROM records WHERE path = ? AND record_id != ?)",
+                (path, rid),
+            )
         self.db.execute("DELETE FROM records WHERE path = ? AND record_id != ?", (path, rid))
         self.db.execute(
             f"INSERT OR REPLACE INTO records ({', '.join(RECORD_COLUMNS)}) VALUES ({marks})",
@@ -254,11 +295,22 @@ class Catalog:
         self.db.executemany(
             "INSERT INTO numbers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", numbers_from_sidecar(side)
         )
+        self.db.execute("DELETE FROM crossrefs WHERE record_id = ?", (rid,))
+        self.db.executemany(
+            "INSERT INTO crossrefs VALUES (?, ?, ?)",
+            [
+                (rid, kind, key)
+                for kind, key in also_in(
+                    row["dossier_kind"], row["dossier_key"], side.get("keys", {})
+                )
+                if row["status"] == "filed"  # a withdrawn record is in no dossier
+            ],
+        )
         if commit:
             self.db.commit()
 
     def delete(self, record_id: str) -> None:
-        for table in ("records", "events", "findings", "numbers"):
+        for table in ("records", "events", "findings", "numbers", "crossrefs"):
             self.db.execute(f"DELETE FROM {table} WHERE record_id = ?", (record_id,))
         self.db.commit()
 
@@ -270,8 +322,20 @@ class Catalog:
         if commit:
             self.db.commit()
 
+    def remove_quarantine(self, path: str) -> None:
+        self.db.execute("DELETE FROM quarantine WHERE path = ?", (path,))
+        self.db.commit()
+
     def clear(self, *, commit: bool = True) -> None:
-        for table in ("records", "events", "findings", "numbers", "households", "quarantine"):
+        for table in (
+            "records",
+            "events",
+            "findings",
+            "numbers",
+            "crossrefs",
+            "households",
+            "quarantine",
+        ):
             self.db.execute(f"DELETE FROM {table}")
         if commit:
             self.db.commit()
@@ -331,6 +395,22 @@ class Catalog:
                 rows = self.records("dossier_key = ?", (hh["licence_no"],))
         return rows
 
+    def crossref_rows(self, key: str) -> list[sqlite3.Row]:
+        """Records filed elsewhere that also belong to dossier ``key`` (minutes of a case
+        meeting in a case's dossier), by path; ``ref_kind`` is the kind of dossier ``key``."""
+        return list(
+            self.db.execute(
+                "SELECT r.*, x.dossier_kind AS ref_kind FROM records r "
+                "JOIN crossrefs x ON x.record_id = r.record_id "
+                "WHERE x.dossier_key = ? ORDER BY r.path",
+                (key,),
+            )
+        )
+
+    def crossrefs(self) -> list[sqlite3.Row]:
+        """Every cross-reference: (record_id, dossier_kind, dossier_key)."""
+        return list(self.db.execute("SELECT * FROM crossrefs ORDER BY dossier_key, record_id"))
+
     def events(self, record_id: str) -> list[sqlite3.Row]:
         return list(
             self.db.execute("SELECT * FROM events WHERE record_id = ? ORDER BY seq", (record_id,))
@@ -374,6 +454,7 @@ class Catalog:
             ("events", "record_id, seq"),
             ("findings", "record_id, code, message"),
             ("numbers", "fonds, year, retention, org, item, record_id, state"),
+            ("crossrefs", "record_id, dossier_kind, dossier_key"),
             ("households", "licence_no"),
             ("quarantine", "path"),
         ):

@@ -34,11 +34,12 @@ from archive.core.dockeys import DocKeys
 from archive.core.doctypes import canonical_meeting
 from archive.core.errors import NotFoundError, UsageError
 from archive.core.keys import is_valid_licence, normalize_case_number
+from archive.core.meetings import Canonical, meeting_series
 from archive.records.catalog import Catalog
 from archive.records.moves import MovePlan, move_record, plan_move, plan_move_to, record_rel
 from archive.records.moves import recover_moves as recover_moves
 from archive.records.numbering import NumberingPolicy, numbered
-from archive.records.store import read_sidecar, sidecar_of
+from archive.records.store import TOP_FOLDERS, read_sidecar, sidecar_of
 
 WITHDRAWN = "已撤出"
 _KIND_OF_DOSSIER = {"materials": "other"}
@@ -209,9 +210,10 @@ def start_correction(
 # --------------------------------------------------------------------------- move
 
 
-def parse_dossier(archive: Archive, target: str) -> DocKeys:
+def parse_dossier(archive: Archive, target: str, canonical: Canonical | None = None) -> DocKeys:
     """A dossier named the way clerks name them: a licence number, a case number,
-    ``会议类型/年份`` or ``工作材料/年份``."""
+    ``会议名称/年份`` (the name as minutes write it: ``支委会议/2022`` is ``支部委员会/2022``
+    when ``canonical``, the rules' mapping, says so) or ``工作材料/年份``."""
     text = target.strip().removeprefix("records/").strip("/")
     config = archive.config
     digits = text.split("_", 1)[0]
@@ -225,9 +227,8 @@ def parse_dossier(archive: Archive, target: str) -> DocKeys:
         head = head.removeprefix("会议记录/")
         if head == "工作材料":
             return DocKeys("other", year=int(year))
-        meeting = canonical_meeting(head)
-        known = {canonical_meeting(m) for m in config.meeting_types}
-        if meeting in known:
+        meeting = meeting_series(head, canonical, config.bureau)
+        if meeting is not None:
             return DocKeys("meeting", meeting_type=meeting, year=int(year))
     raise UsageError(
         f"{target!r}: 不是档案的写法; 应为许可证号 (12位)、案号、“会议类型/年份” "
@@ -235,16 +236,27 @@ def parse_dossier(archive: Archive, target: str) -> DocKeys:
     )
 
 
-def dossier_exists(archive: Archive, catalog: Catalog, keys: DocKeys) -> bool:
-    """A household on the roster or with records, a case with records; meetings of a known
-    type and work materials of any year always have a place."""
+def dossier_exists(
+    archive: Archive, catalog: Catalog, keys: DocKeys, canonical: Canonical | None = None
+) -> bool:
+    """A household on the roster or with records, a case with records, a meeting series with
+    records (of any year); meetings of a configured type (dangan.toml, or the rules through
+    ``canonical``) and work materials of any year always have a place."""
     if keys.dossier_kind == "household" and keys.licence_no:
         if catalog.household(keys.licence_no) is not None:
             return True
         return bool(catalog.records("dossier_key = ? AND status = 'filed'", (keys.licence_no,)))
     if keys.dossier_kind == "case" and keys.case_no:
         return bool(catalog.records("dossier_key = ? AND status = 'filed'", (keys.case_no,)))
-    return keys.dossier_kind in ("meeting", "other")
+    if keys.dossier_kind == "meeting" and keys.meeting_type:
+        name = keys.meeting_type
+        if (canonical and canonical(name) == name) or name in {
+            canonical_meeting(m) for m in archive.config.meeting_types
+        }:
+            return True
+        filed = "dossier_kind = 'meeting' AND meeting_type = ? AND status = 'filed'"
+        return bool(catalog.records(filed, (name,)))
+    return keys.dossier_kind == "other"
 
 
 def move_to_dossier(
@@ -257,11 +269,19 @@ def move_to_dossier(
     reason: str,
     policy: NumberingPolicy | None = None,
     clock: Clock = local_now,
+    canonical: Canonical | None = None,
 ) -> Corrected:
-    """Move a record into another existing dossier (see module doc)."""
+    """Move a record into another existing dossier (see module doc); ``canonical``: the
+    rules' mapping of meeting names to configured types."""
     record, side = start_correction(archive, catalog, ref, actor, reason)
-    dest = parse_dossier(archive, target)
-    if not dossier_exists(archive, catalog, dest):
+    dest = parse_dossier(archive, target, canonical)
+    if not dossier_exists(archive, catalog, dest, canonical):
+        if dest.dossier_kind == "meeting":
+            raise NotFoundError(
+                f"{target}: 没有“{dest.meeting_type}”这种会议 (不是会议类型, 也没有已归档的"
+                "同名会议记录); 请核对名称。确是新的会议: dangan edit 记录 --meeting 会议名称, "
+                "或先在档案库的 rules.yaml 的 meetings 下写上它"
+            )
         raise NotFoundError(
             f"{target}: 没有这个档案 (名册和已归档文件中都没有); 请核对号码, "
             "新户请先导入名册 (dangan households import)"
@@ -300,6 +320,69 @@ def move_to_dossier(
     )
 
 
+def meeting_folder(ref: str) -> tuple[str, int | None] | None:
+    """``records/会议记录/<名称>[/<年>]`` → (名称, 年 or None); None when ``ref`` names no
+    meeting folder (a record's path, a 档号 …)."""
+    parts = ref.strip().removeprefix("records/").strip("/").split("/")
+    if len(parts) not in (2, 3) or parts[0] != TOP_FOLDERS["meeting"] or "." in parts[-1]:
+        return None
+    if any(p in ("", ".", "..") for p in parts):
+        return None
+    year = parts[2] if len(parts) == 3 else None
+    if year is not None and not (year.isdigit() and len(year) == 4):
+        return None
+    return parts[1], int(year) if year else None
+
+
+def move_meeting_folder(
+    archive: Archive,
+    catalog: Catalog,
+    folder: str,
+    target: str,
+    *,
+    actor: str,
+    reason: str,
+    policy: NumberingPolicy | None = None,
+    clock: Clock = local_now,
+    canonical: Canonical | None = None,
+) -> list[Corrected]:
+    """Every record of a meeting's folder (``records/会议记录/局长办公会议``, or one year of it)
+    into the meeting ``target`` names (``局务会``, or ``局务会/2022``), each into the year it
+    was held: what a bureau does after adopting a name as a title of a configured type.
+    Each record is one move (one event in its history); run again, it moves what is left."""
+    found = meeting_folder(folder)
+    if found is None:
+        raise UsageError(f"{folder}: 不是会议记录的文件夹, 应为 records/会议记录/会议名称[/年份]")
+    name, year = found
+    head, slash, wanted = target.strip().rpartition("/")
+    if not (slash and wanted.isdigit() and len(wanted) == 4):
+        head, wanted = target.strip(), ""
+    where = "dossier_kind = 'meeting' AND status = 'filed' AND meeting_type = ?"
+    rows = catalog.records(where, (name,))
+    rows = [r for r in rows if year is None or r["year"] == year]
+    if not rows:
+        raise NotFoundError(f"{folder}: 没有已归档的会议记录 (dangan show {name} 可查)")
+    if wanted and any(r["year"] != int(wanted) for r in rows):
+        raise UsageError(
+            f"{target}: {folder} 中有不是 {wanted} 年的记录; 只写会议名称 (不写年份), "
+            "每份即移入其召开年份"
+        )
+    return [
+        move_to_dossier(
+            archive,
+            catalog,
+            f"records/{row['path']}",
+            f"{head}/{row['year']}",
+            actor=actor,
+            reason=reason,
+            policy=policy,
+            clock=clock,
+            canonical=canonical,
+        )
+        for row in rows
+    ]
+
+
 # --------------------------------------------------------------------------- edit
 
 
@@ -324,6 +407,7 @@ def _apply(
     keys: DocKeys,
     change: Changes,
     type_dossiers: Mapping[str, tuple[str, ...]],
+    canonical: Canonical | None = None,
 ) -> None:
     config = archive.config
     if keys.dossier_kind == "tray":  # a tray document goes where its new keys say
@@ -366,7 +450,11 @@ def _apply(
             raise UsageError(f"--case {change.case_no!r}: 不是案号的写法, 如 潼烟罚〔2011〕12号")
         keys.case_no = case
     if change.meeting_type is not None:
-        keys.meeting_type = canonical_meeting(change.meeting_type)
+        keys.meeting_type = meeting_series(change.meeting_type, canonical, config.bureau)
+        if keys.meeting_type is None:
+            raise UsageError(
+                f"--meeting {change.meeting_type!r}: 不是会议的名称, 如 依法行政工作推进会"
+            )
     if keys.dossier_kind == "other" and keys.year is None and keys.date is not None:
         keys.year = keys.date.year
 
@@ -382,18 +470,19 @@ def edit_record(
     type_dossiers: Mapping[str, tuple[str, ...]],
     policy: NumberingPolicy | None = None,
     clock: Clock = local_now,
+    canonical: Canonical | None = None,
 ) -> Corrected:
     """Change a record's document type, date, keys or title (see module doc).
 
     ``type_dossiers``: every known document type → the dossier kinds it belongs to (from
-    the rules)."""
+    the rules); ``canonical``: the rules' mapping of meeting names to configured types."""
     if change.empty():
         raise UsageError(
             "没有要更正的内容; 请指定 --type、--date、--licence、--case、--meeting 或 --title"
         )
     record, side = start_correction(archive, catalog, ref, actor, reason)
     keys = keys_of(side)
-    _apply(archive, catalog, keys, change, type_dossiers)
+    _apply(archive, catalog, keys, change, type_dossiers, canonical)
     if keys.dossier_kind == "tray" or not keys.resolved:
         wanted = {"household": "--licence", "case": "--case", "meeting": "--meeting 和 --date"}
         raise UsageError(

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from archive.core.config import Archive
 from archive.records.catalog import Catalog
-from indexers.search import IndexDoc, SearchIndex, SearchResult
+from archive.records.finder import SearchPage, SearchRequest, search_page
+from archive.records.store import also_in
+from indexers import analyzer
+from indexers.search import IndexDoc, SearchIndex
 
 _BATCH = 500
 
@@ -31,8 +35,18 @@ def index_doc(row: Any, households: dict[str, Any]) -> IndexDoc:
     hh = households.get(row["licence_no"] or "")
     retailer = (hh["name"] if hh else None) or row["retailer"]
     extra = " ".join(
-        filter(None, [meta.get("host"), meta.get("topic"), *(meta.get("attendees") or [])])
+        filter(
+            None,
+            [
+                meta.get("host"),
+                meta.get("recorder"),
+                meta.get("topic"),
+                *(meta.get("attendees") or []),
+            ],
+        )
     )
+    filed = row["status"] == "filed"  # a withdrawn record is in no other dossier either
+    also = tuple(k for _, k in also_in(row["dossier_kind"], row["dossier_key"], meta) if filed)
     return IndexDoc(
         record_id=row["record_id"],
         path=row["path"],
@@ -47,6 +61,7 @@ def index_doc(row: Any, households: dict[str, Any]) -> IndexDoc:
         meeting_type=row["meeting_type"],
         date=row["doc_date"],
         seals="｜".join((meta.get("seals") or {}).get("bodies") or ()) or None,
+        also_in=also,
         text="\n".join(
             filter(
                 None,
@@ -62,6 +77,15 @@ def _docs(catalog: Catalog, where: str = "1", params: Iterable[Any] = ()) -> Ite
     while rows := cursor.fetchmany(_BATCH):
         for row in rows:
             yield index_doc(row, households)
+
+
+def warm_up_in_background() -> threading.Thread:
+    """Load the index's analyzer (jieba's dictionary: about a second) in a thread, so that
+    the index update after a batch finds it loaded; meanwhile the batch is filed (its
+    fsyncs and PDFium run without the GIL). Harmless when the batch files nothing."""
+    thread = threading.Thread(target=analyzer.warm_up, name="dangan-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def open_index(archive: Archive) -> tuple[SearchIndex, bool]:
@@ -131,23 +155,15 @@ def sync_index(archive: Archive, catalog: Catalog, *, changed: Iterable[str] = (
         index.close()
 
 
-def search_archive(
-    archive: Archive, catalog: Catalog, query: str, *, limit: int = 20
-) -> SearchResult:
-    """Search the archive's index; names for suggestions come from the roster."""
+def search_archive(archive: Archive, catalog: Catalog, request: SearchRequest) -> SearchPage:
+    """Search the archive's index (rebuilt first when missing or half-built); names for
+    suggestions come from the roster."""
     index, needs_rebuild = open_index(archive)
     try:
         if needs_rebuild or _marker(archive).exists():
             index.close()
             rebuild_index(archive, catalog)
             index, _ = open_index(archive)
-        names = [h["name"] for h in catalog.households()]
-        result = index.search(query, limit=limit, names=names)
+        return search_page(index, catalog, request)
     finally:
         index.close()
-    for hit in result.hits:  # the 档号 lives in the catalog, not in the index
-        row = catalog.db.execute(
-            "SELECT archival_code FROM records WHERE record_id = ?", (hit.record_id,)
-        ).fetchone()
-        hit.archival_code = row[0] if row is not None else None
-    return result

@@ -1,0 +1,100 @@
+"""Helpers for the web tests: a small real archive with hostile data planted, its users,
+and signing in through the real forms."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from archive.access.log import Actor
+from archive.access.store import AccessStore
+from archive.access.users import Users
+from archive.core.config import Archive
+from archive.records.catalog import Catalog
+from archive.records.reindex import reindex_catalog
+from archive.records.search_sync import rebuild_index
+from archive.records.store import read_sidecar, write_json_atomic
+from samples.bench_archive import build_bench_archive
+
+PASSWORDS = {
+    "管理员": "admin-pass-1",
+    "档案员": "clerk-pass-1",
+    "王科长": "reader-pass-1",
+    "审计员": "auditor-pass-1",
+}
+ROLES = {"管理员": "admin", "档案员": "clerk", "王科长": "reader", "审计员": "auditor"}
+HOSTILE_NAME = "<script>window.__pwned=2</script>鑫垚便民店"
+HOSTILE_FINDING = "<script>window.__pwned=1</script>标题与内容不符"
+HOSTILE_FILE = "<img src=x onerror=window.__pwned=3>申请表.pdf"
+
+
+def build_web_archive(root: Path) -> dict[str, Any]:
+    """A year of a small county (6 households, 2 cases, minutes, work materials) filed
+    through the real intake, with markup planted where data reaches a page: a retailer's
+    name in the roster, a finding and an original file name in a sidecar; a searchable PDF
+    beside one record; the catalog and index rebuilt from it all."""
+    build_bench_archive(root, households=6, cases=2)
+    archive = Archive(root)
+    rows = list(csv.reader(io.StringIO(archive.roster_path.read_text(encoding="utf-8-sig"))))
+    hostile_licence = rows[1][0]
+    rows[1][1] = HOSTILE_NAME
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    archive.roster_path.write_text(out.getvalue(), encoding="utf-8-sig")
+    folder = next((archive.records / "许可证档案").glob(f"{hostile_licence}_*"))
+    sidecar = sorted(folder.glob("*.pdf.json"))[0]
+    side = read_sidecar(sidecar)
+    side.setdefault("findings", []).append({"code": "title_mismatch", "message": HOSTILE_FINDING})
+    side["original_name"] = HOSTILE_FILE
+    write_json_atomic(sidecar, side)
+    record = sidecar.with_name(sidecar.name[: -len(".json")])
+    searchable = record.with_name(record.stem + ".ocr.pdf")
+    shutil.copy(record, searchable)
+    with archive.writer_lock(), Catalog(archive.catalog_path) as catalog:
+        reindex_catalog(archive, catalog)
+        rebuild_index(archive, catalog)
+    return {
+        "hostile_licence": hostile_licence,
+        "hostile_record": side["sha256"],
+        "household": rows[2][0],
+        "household_name": rows[2][1],
+    }
+
+
+def add_users(root: Path, names: dict[str, str] = ROLES) -> None:
+    users = Users(AccessStore.of(Archive(root)))
+    for name, role in names.items():
+        users.add(name, role, PASSWORDS[name], actor=Actor("测试", "", "本机"))
+
+
+def token_in(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no form token"
+    return found.group(1)
+
+
+def sign_in(client: Any, name: str, password: str | None = None) -> Any:
+    """Sign in through the real form (its token from the page, its cookie kept)."""
+    page = client.get("/login")
+    return client.post(
+        "/login",
+        data={
+            "name": name,
+            "password": PASSWORDS[name] if password is None else password,
+            "csrf_token": token_in(page.text),
+            "next": "/",
+        },
+        follow_redirects=False,
+    )
+
+
+def sidecar_path(root: Path, record_id: str) -> Path:
+    for side in (root / "records").rglob("*.json"):
+        if json.loads(side.read_text(encoding="utf-8")).get("sha256") == record_id:
+            return side
+    raise AssertionError(record_id)
