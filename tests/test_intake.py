@@ -7,9 +7,13 @@ import json
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from conftest import json_lines, run_dangan
 
+from archive.core.config import Archive
+from archive.intake.intake import Intake
+from archive.records.catalog import Catalog
 from samples.badfiles import _jpeg, _pdf, write_bad_inputs
 from samples.textpdf import make_households, write_licence_pdfs
 
@@ -116,6 +120,56 @@ def test_a_catalog_row_without_its_record_does_not_make_a_duplicate(archive_dir:
     assert outcome["outcome"] == "filed", outcome
     assert not (folder / "申请表.jpg").exists() and (archive_dir / outcome["record"]).is_file()
     assert run_dangan("verify", "--archive", archive_dir).returncode == 0
+
+
+class _CommitsWatched(Catalog):
+    """The real catalog; after every commit, what another reader (or a process started
+    after a crash) would see: catalogued records that are not on disk."""
+
+    records: Path
+    ghosts: list[str]
+
+    def _look(self) -> None:
+        db = sqlite3.connect(self.path)
+        try:
+            rows = [r[0] for r in db.execute("SELECT path FROM records")]
+        finally:
+            db.close()
+        self.ghosts += [p for p in rows if not (self.records / p).is_file()]
+
+    def add_quarantine(self, path: str, why: dict[str, Any], *, commit: bool = True) -> None:
+        super().add_quarantine(path, why, commit=commit)
+        self._look()
+
+    def upsert(self, path: str, side: dict[str, Any], *, commit: bool = True) -> None:
+        super().upsert(path, side, commit=commit)
+        self._look()
+
+    def commit(self) -> None:
+        super().commit()
+        self._look()
+
+
+def test_no_commit_carries_rows_of_files_not_yet_filed(archive_dir: Path) -> None:
+    """Files are staged in batches, their catalog rows written uncommitted. A quarantine or a
+    duplicate in the middle of a batch commits the catalog: if that carried the batch's rows
+    before the batch's files were committed, a kill at that instant left rows for files that
+    never became records (found by the random-kill crash test)."""
+    data = _jpeg()
+    (archive_dir / "inbox" / "其他" / "甲.jpg").write_bytes(data)
+    assert run_dangan("ingest", "--archive", archive_dir).returncode == 0
+    write_licence_pdfs(archive_dir / "inbox", make_households(6))  # staged first
+    late = archive_dir / "inbox" / "许可证" / "zzz"  # walked after the households' folders
+    late.mkdir()
+    (late / "坏文件.pdf").write_bytes(b"%PDF-1.4 not really")  # quarantined mid-batch
+    (late / "乙.jpg").write_bytes(data)  # a duplicate mid-batch
+    archive = Archive(archive_dir)
+    with archive.writer_lock(), _CommitsWatched(archive.catalog_path) as catalog:
+        catalog.records, catalog.ghosts = archive.records, []
+        outcomes = Intake(archive, catalog, settle_seconds=0).run()
+    kinds = sorted({o.outcome for o in outcomes})
+    assert "quarantined" in kinds and "duplicate" in kinds and "filed" in kinds, kinds
+    assert catalog.ghosts == []
 
 
 def test_duplicate_is_set_aside_with_pointer(archive_dir: Path) -> None:
