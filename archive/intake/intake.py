@@ -394,6 +394,8 @@ class Intake:
             return self._process(path, root, pre, forced, annotate)
         except (FileNotFoundError, ChecksumMismatch) as exc:
             return _left_in_place(str(path), exc)
+        except DiskFull:  # a batch's commit found the disk full: stop, never quarantine
+            raise
         except Exception as exc:  # the per-file boundary: record, set aside, go on
             if _disk_full(exc):
                 raise self._disk_full_error(exc) from exc
