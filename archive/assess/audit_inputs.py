@@ -37,7 +37,7 @@ METRICS_FILE = "自查数据.yaml"
 FINDINGS_FILE = "检查发现.yaml"
 CHECKLISTS_FILE = "档案清单.yaml"
 SAMPLE_STANDARD = Path(__file__).with_name("sample_standard.yaml")
-SAMPLE_NOTE = "注意: 档案库中没有评分标准 ({name}), 使用的是内置【样例】标准, 不是官方标准; 请用 dangan criteria import 导入本省的评分标准表"
+SAMPLE_NOTE = "注意: 档案库中没有评分标准 ({name}), 使用的是内置【样例】标准, 不是官方标准; 请导入本省的评分标准表 (网页的“名册”页, 或命令 dangan criteria import)"
 
 
 @dataclass
