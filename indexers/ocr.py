@@ -1,7 +1,8 @@
 """Chinese OCR: the rapidocr engine, page orientation, and a pool of worker processes.
 
-rapidocr-onnxruntime 1.4.4 ships PP-OCRv4 detection and recognition models in its wheel;
-nothing is downloaded. Its own angle classifier only flips single lines by 180°, and the raw
+rapidocr-openvino and rapidocr-onnxruntime 1.4.4 ship the same PP-OCRv4 detection and
+recognition models in their wheels; nothing is downloaded. Which one reads is chosen in
+:mod:`indexers.ocr_engines` (``[ocr] engine``: OpenVINO where it runs, else onnxruntime). Its own angle classifier only flips single lines by 180°, and the raw
 engine then returns an upside-down page's lines in reverse and a sideways page's lines as
 scrambled columns. :meth:`OcrEngine.read` turns the whole page instead, at no extra model
 cost: the detector's boxes tell a page lying on its side, the line classifier's vote over all
@@ -20,13 +21,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import cv2
 import numpy as np
 from PIL import Image
 
 from archive.core.errors import ArchiveError
+from indexers.ocr_engines import EngineInfo, engine_info, load_rapidocr, resolve_engine
 
 Point = tuple[float, float]
 Box = tuple[Point, Point, Point, Point]
@@ -165,20 +167,16 @@ def turn(arr: np.ndarray, degrees: int) -> np.ndarray:
 
 
 class OcrEngine:
-    """One loaded rapidocr engine (about 3 s to load, about 1 GB): make one per process."""
+    """One loaded rapidocr engine (1-3 s to load, about 1 GB): make one per process.
 
-    def __init__(self, threads: int | None = None) -> None:
-        try:
-            from rapidocr_onnxruntime import RapidOCR
-        except ImportError as exc:  # pragma: no cover - the dependency is pinned
-            raise OcrError(
-                "未安装OCR引擎 rapidocr-onnxruntime: 请运行 pip install rapidocr-onnxruntime==1.4.4"
-            ) from exc
-        kwargs: dict[str, Any] = {"print_verbose": False}
-        if threads:
-            kwargs["intra_op_num_threads"] = threads
-            kwargs["inter_op_num_threads"] = 1
-        self._ocr = RapidOCR(**kwargs)
+    ``engine`` is ``auto``, ``openvino`` or ``onnxruntime``; ``threads`` the inference
+    threads per model (None: every core).
+    """
+
+    def __init__(self, threads: int | None = None, engine: str = "auto") -> None:
+        name = resolve_engine(engine)
+        self.info: EngineInfo = engine_info(name)
+        self._ocr = load_rapidocr(name, threads)
 
     # ---------------------------------------------------------------- reading
 
@@ -318,9 +316,9 @@ def turn_boxes(
 _ENGINE: OcrEngine | None = None
 
 
-def _init_worker(threads: int | None) -> None:
+def _init_worker(threads: int | None, engine: str = "auto") -> None:
     global _ENGINE
-    _ENGINE = OcrEngine(threads)
+    _ENGINE = OcrEngine(threads, engine)
 
 
 # How a page is read with an engine: OcrEngine.read by default; a module-level function
@@ -342,18 +340,39 @@ def _work(arr: np.ndarray, orient: bool, reader: PageReader = _read) -> OcrResul
 Progress = Callable[[int, int], None]
 
 
+class PageReader(Protocol):
+    """What reads pages for :func:`indexers.extract.extract_document`: the local
+    :class:`OcrPool`, or the OCR queue's client (:mod:`indexers.ocr_queue`)."""
+
+    def read_many(
+        self,
+        images: Sequence[Image.Image | np.ndarray],
+        *,
+        orient: bool = True,
+        progress: Progress | None = None,
+    ) -> list[OcrResult | BaseException]: ...
+
+
 class OcrPool:
     """OCR pages in worker processes, each loading the model once.
 
-    ``workers`` defaults to the number of CPUs; 0 or 1 reads in this process. Use it as a
-    context manager, or call :meth:`close`. Safe to keep for a watcher's lifetime: a crashed
-    worker fails only the pages it held, and the pool starts fresh workers for the next call.
+    ``workers`` defaults to the number of CPUs; 0 or 1 reads in this process. ``threads``:
+    inference threads per worker (default: the CPUs shared out among the workers; all of
+    them in-process). ``engine``: ``auto`` | ``openvino`` | ``onnxruntime``, resolved once
+    here so that every worker loads the same one (:attr:`info`). Use it as a context
+    manager, or call :meth:`close`. Safe to keep for a watcher's lifetime: a crashed worker
+    fails only the pages it held, and the pool starts fresh workers for the next call.
     """
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(
+        self, workers: int | None = None, *, engine: str = "auto", threads: int | None = None
+    ) -> None:
         cpus = os.cpu_count() or 1
         self.workers = cpus if workers is None else max(0, workers)
-        self._threads = max(1, cpus // max(1, self.workers))
+        self._threads = threads or max(1, cpus // max(1, self.workers))
+        self._in_process_threads = threads or None
+        self.engine_name = resolve_engine(engine)
+        self.info: EngineInfo = engine_info(self.engine_name)
         self._executor: cf.ProcessPoolExecutor | None = None
         self._engine: OcrEngine | None = None
         self._lock = threading.Lock()  # several intake threads may share one pool
@@ -381,7 +400,7 @@ class OcrPool:
         """The in-process engine (loaded on first use)."""
         with self._lock:
             if self._engine is None:
-                self._engine = OcrEngine(None)
+                self._engine = OcrEngine(self._in_process_threads, self.engine_name)
             return self._engine
 
     def _pool(self) -> cf.ProcessPoolExecutor:
@@ -395,7 +414,7 @@ class OcrPool:
                 max_workers=self.workers,
                 mp_context=ctx,
                 initializer=_init_worker,
-                initargs=(self._threads,),
+                initargs=(self._threads, self.engine_name),
             )
         return self._executor
 

@@ -9,9 +9,10 @@ profile="${1:-demo}"
 debs=(fonts-noto-cjk fonts-arphic-ukai libgl1 libglib2.0-0 libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0
       poppler-utils poppler-data qpdf restic)
 case "$profile" in
-  # the tests read generated pages back with tesseract (chi_sim), convert with LibreOffice and drive Chromium
-  test)  debs+=(libreoffice-writer-nogui libreoffice-calc-nogui clamav openssh-sftp-server tesseract-ocr tesseract-ocr-chi-sim chromium chromium-driver zip) ;;
-  bench) debs+=(tesseract-ocr tesseract-ocr-chi-sim borgbackup rsync wrk) ;;
+  # the tests read generated pages back with tesseract (chi_sim), convert with LibreOffice, drive Chromium
+  # and run the OCR queue's broker (redis-server)
+  test)  debs+=(libreoffice-writer-nogui libreoffice-calc-nogui clamav openssh-sftp-server tesseract-ocr tesseract-ocr-chi-sim chromium chromium-driver zip redis-server) ;;
+  bench) debs+=(tesseract-ocr tesseract-ocr-chi-sim borgbackup rsync wrk redis-server) ;;
 esac
 
 missing=()

@@ -68,6 +68,12 @@ meeting_types = [{meeting_types}]
 [ocr]
 enabled = true
 workers = 0                 # 0: one per CPU core
+engine = "auto"             # auto (OpenVINO where it runs, else onnxruntime) | openvino | onnxruntime
+threads = 0                 # inference threads per worker; 0: the cores shared out among the workers
+# Read on other machines through a queue: broker = "redis://HOST:6379/0", and on each
+# reading machine: dangan ocr-worker --broker redis://HOST:6379/0
+broker = ""
+wait_seconds = 600          # with a broker: how long pages wait for a worker before files stay in the inbox
 
 [archives]
 # 档号 (DA/T 22-2015 / DA/T 13): 全宗号-门类代码·年度-保管期限-机构(问题)代码-件号.
@@ -106,6 +112,10 @@ class ArchiveConfig:
     meeting_types: tuple[str, ...] = DEFAULT_MEETING_TYPES
     ocr_enabled: bool = True
     ocr_workers: int = 0
+    ocr_engine: str = "auto"
+    ocr_threads: int = 0
+    ocr_broker: str = ""
+    ocr_wait_seconds: float = 600.0
     fonds: str = ""
     category: str = "WS"
     org_codes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ORG_CODES))
@@ -182,8 +192,83 @@ def parse_config(text: str, path: Path) -> ArchiveConfig:
         values["ocr_enabled"] = bool(_expect(ocr, "enabled", bool, path))
     if "workers" in ocr:
         values["ocr_workers"] = int(_expect(ocr, "workers", int, path))  # type: ignore[call-overload]
+    values.update(_ocr_settings(ocr, path))
     values.update(_archives_section(data.get("archives", {}), path))
     return ArchiveConfig(**{**cfg.__dict__, **values})
+
+
+OCR_ENGINES = ("auto", "openvino", "onnxruntime")
+
+
+def _ocr_settings(ocr: dict[str, object], path: Path) -> dict[str, object]:
+    """The [ocr] engine, threads, broker and wait_seconds, each checked."""
+    values: dict[str, object] = {}
+    if "engine" in ocr:
+        engine = _expect(ocr, "engine", str, path)
+        if engine not in OCR_ENGINES:
+            raise ConfigError(
+                f"{path}: ocr.engine = {engine!r}, 应为 {'/'.join(OCR_ENGINES)} 之一; 请修改该文件"
+            )
+        values["ocr_engine"] = engine
+    if "threads" in ocr:
+        threads = int(_expect(ocr, "threads", int, path))  # type: ignore[call-overload]
+        if threads < 0:
+            raise ConfigError(f"{path}: ocr.threads 应为非负整数, 实为 {threads}; 请修改该文件")
+        values["ocr_threads"] = threads
+    if "broker" in ocr:
+        broker = str(_expect(ocr, "broker", str, path)).strip()
+        if broker:
+            problem = broker_problem(broker)
+            if problem:
+                raise ConfigError(f"{path}: ocr.broker {problem}; 请修改该文件")
+        values["ocr_broker"] = broker
+    if "wait_seconds" in ocr:
+        raw = ocr["wait_seconds"]
+        if not isinstance(raw, int | float) or isinstance(raw, bool) or raw < 0:
+            raise ConfigError(f"{path}: ocr.wait_seconds 应为非负数, 实为 {raw!r}")
+        values["ocr_wait_seconds"] = float(raw)
+    return values
+
+
+def masked_url(url: str) -> str:
+    """A broker URL with its password replaced by ``***`` (for messages and logs)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<无法解析的地址>"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+
+def broker_problem(url: str) -> str | None:
+    """What is wrong with a Redis broker URL (``redis://[:PASSWORD@]HOST[:PORT][/DB]``,
+    ``rediss://`` with TLS), or None when it is well formed."""
+    from urllib.parse import urlsplit
+
+    shown = masked_url(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"{shown} 不是有效的地址 ({exc})"
+    if parts.scheme not in ("redis", "rediss"):
+        return f"{shown} 应以 redis:// 开头 (例如 redis://192.168.1.10:6379/0)"
+    if not parts.hostname:
+        return f"{shown} 缺少主机名 (例如 redis://192.168.1.10:6379/0)"
+    db = parts.path.strip("/")
+    if db and not (db.isdigit() and int(db) < 16):
+        return f"{shown} 的数据库编号应为 0-15 的整数, 实为 {db!r}"
+    if port == 0:
+        return f"{shown} 的端口不能为 0"
+    if parts.query or parts.fragment:
+        return f"{shown} 不应带 ? 或 # 参数"
+    return None
 
 
 def _archives_section(table: dict[str, object], path: Path) -> dict[str, object]:

@@ -32,8 +32,11 @@ from indexers.ocr import OcrPool
 def extractor_for(archive: Archive, *, ocr: bool | None = None) -> Iterator[Extractor | None]:
     """The text extractor for intake; OCR workers live as long as the context."""
     use_ocr = archive.config.ocr_enabled if ocr is None else ocr
+    cfg = archive.config
     pool_cm: Any = (
-        OcrPool(archive.config.ocr_workers or None) if use_ocr else contextlib.nullcontext()
+        OcrPool(cfg.ocr_workers or None, engine=cfg.ocr_engine, threads=cfg.ocr_threads or None)
+        if use_ocr
+        else contextlib.nullcontext()
     )
     with pool_cm as pool:
         yield PoolExtractor(extract_document, pool)
