@@ -1,36 +1,45 @@
-"""OCR benchmark: dangan's pipeline against the raw engine and tesseract, same pages, same run.
+"""OCR benchmark: the raw engines, dangan's local pool and dangan through the queue, same pages,
+same run, engines alternated.
 
-    .venv/bin/python bench/ocr.py               # about 20 generated A4 scans
-    .venv/bin/python bench/ocr.py --pages 60
-    .venv/bin/python bench/ocr.py --sealed 3    # the sealed set (samples.sealed), 3 seeds
+    .venv/bin/python bench/ocr.py                      # 20 generated A4 scans, 2 rounds
+    .venv/bin/python bench/ocr.py --pages 40 --rounds 3
+    .venv/bin/python bench/ocr.py --candidate /tmp/rapidocr3   # also rapidocr 3.x (PP-OCRv6)
 
 On one set of generated scans (JPEG/PNG, 200-300 dpi, skewed, noisy, some turned 90/180/270,
-some deliberately unreadable) it prints, per engine: pages per second, the character error
-rate (edit distance / truth length, whitespace removed, full-width ASCII folded) on the
-readable pages, and the share of readable pages whose licence and case numbers come back
-exact (``archive.core.keys`` finds them). The engines:
+some deliberately unreadable) it prints, per row: pages per second, its ratio to the raw
+onnxruntime engine *of the same round*, the character error rate (edit distance / truth
+length, whitespace removed, full-width ASCII folded) on the readable pages, the share of
+readable pages whose licence and case numbers come back exact (``archive.core.keys``), and
+the peak memory of the processes that read. The rows:
 
-1. dangan: ``extract_document`` through an ``OcrPool`` (workers = CPUs), page turned upright,
-   page quality and searchable PDF included, documents fed from as many threads as workers;
-2. rapidocr: the raw engine called directly on the same files, as its README shows;
-3. tesseract: ``tesseract IMG - -l chi_sim`` (Debian tesseract-ocr-chi-sim), the peer.
+1. raw onnxruntime: ``rapidocr_onnxruntime.RapidOCR()(path)``, its own process, defaults;
+2. raw openvino: ``rapidocr_openvino.RapidOCR()(path)``, the same way;
+3. dangan local pool: ``extract_document`` through ``OcrPool`` (workers = CPUs, engine
+   "auto"), page turned upright, page quality and searchable PDF included, documents fed from
+   as many threads as workers (what ``dangan ingest`` does);
+4. dangan queue, 1 worker: the same through ``OcrQueue`` and one ``dangan ocr-worker``
+   (one reading process per core) on a redis-server started for the run;
+5. dangan queue, 2 workers: two ``dangan ocr-worker --processes 1`` (on this one machine they
+   share its cores: this row shows the distribution's cost, not more cores);
+6. with ``--candidate DIR``: rapidocr 3.x installed in DIR (``pip install --target DIR``),
+   raw, with the models its wheel ships (PP-OCRv6 small), network blocked in that process.
 
-``--sealed N`` reads the sealed set instead (a red seal across the licence or case number,
-across a date, two seals, none; colour and grey; turned), N seeds of 12 pages, one engine in
-this process for every row: dangan's reading without and with the seals lifted
-(``indexers.seals.read_sealed_page``), beside the raw engine. It prints character errors,
-keys exact in the text, keys filed once partly hidden keys are recovered from the roster and
-the set's earlier cases (``archive.intake.key_recovery``), and the time lifting the seals and
-reading their ring text add per page against the page's own reading time.
+Each round runs the rows in turn, the order reversed every other round; a row's model load and
+worker start are not timed (one page is read first, untimed).
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import json
 import os
 import platform
+import resource
 import shutil
+import signal
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,14 +50,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PIL import Image
-
 from archive.core.keys import find_case_numbers, find_licence_numbers, normalize_case_number
-from indexers.extract import extract_document
-from indexers.ocr import OcrPool
 from samples.scans import PLAN_NAMES, ScanTruth, generate_scans
 
 _FOLD = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
+ROOT = Path(__file__).resolve().parents[1]
+DANGAN = Path(sys.executable).with_name("dangan")
 
 
 def _norm(text: str) -> str:
@@ -70,6 +77,7 @@ class Row:
     name: str
     seconds: float
     texts: list[str]
+    peak_mb: float | None = None
 
 
 def _keys_exact(truth: ScanTruth, text: str) -> bool | None:
@@ -89,249 +97,298 @@ def _keys_exact(truth: ScanTruth, text: str) -> bool | None:
     return all(key in found for key, found in wanted)
 
 
-def _pipeline(
-    paths: list[Path], truths: list[ScanTruth], workers: int | None, *, one_at_a_time: bool = False
-) -> Row:
-    with OcrPool(workers) as pool:
-        pool.read_many([_first_image(paths[0])])  # start the workers (model load) untimed
-        threads = 1 if one_at_a_time else max(1, pool.workers)
-        start = time.perf_counter()
-        with cf.ThreadPoolExecutor(threads) as ex:
-            docs = list(
-                ex.map(
-                    lambda a: extract_document(a[0], a[1].mime, ocr=pool),
-                    zip(paths, truths, strict=True),
-                )
+# ------------------------------------------------------------------ memory
+
+
+def _hwm_mb(pid: int) -> float:
+    """Peak resident memory of a process (VmHWM), MB; 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+# ------------------------------------------------------------------ raw engines
+
+
+_RAW = {
+    "onnxruntime": "from rapidocr_onnxruntime import RapidOCR; engine = RapidOCR()",
+    "openvino": "from rapidocr_openvino import RapidOCR; engine = RapidOCR()",
+    "candidate": (
+        "import socket\n"
+        "def _no_network(*a, **k):\n"
+        "    raise RuntimeError('network access attempted')\n"
+        "socket.socket.connect = _no_network\n"
+        "from rapidocr import RapidOCR\n"
+        "_ocr = RapidOCR(params={'Global.log_level': 'warning'})\n"
+        "def engine(path):\n"
+        "    out = _ocr(path)\n"
+        "    return [[None, t] for t in (out.txts or ())], None\n"
+    ),
+}
+
+
+def _raw_child(kind: str, files: list[str]) -> None:
+    """In a child process: load one raw engine, read the files, print JSON."""
+    scope: dict[str, object] = {}
+    exec(_RAW[kind], scope)
+    engine = scope["engine"]
+    engine(files[0])  # type: ignore[operator]  # warm up untimed
+    start = time.perf_counter()
+    texts = []
+    for f in files:
+        res, _ = engine(f)  # type: ignore[operator]
+        texts.append("\n".join(str(r[1]) for r in res or []))
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"texts": texts, "seconds": seconds, "peak_mb": peak}, ensure_ascii=False))
+
+
+def _raw(kind: str, label: str, paths: list[Path], extra_path: Path | None = None) -> Row:
+    env = dict(os.environ)
+    if extra_path is not None:
+        env["PYTHONPATH"] = f"{extra_path}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    proc = subprocess.run(
+        [sys.executable, __file__, "--raw-child", kind, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{label} failed:\n{proc.stderr[-3000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return Row(label, out["seconds"], out["texts"], out["peak_mb"])
+
+
+# ------------------------------------------------------------------ dangan
+
+
+def _feed(
+    paths: list[Path], truths: list[ScanTruth], reader: object, threads: int
+) -> tuple[float, list[str]]:
+    from indexers.extract import extract_document
+
+    start = time.perf_counter()
+    with cf.ThreadPoolExecutor(threads) as ex:
+        docs = list(
+            ex.map(
+                lambda a: extract_document(a[0], a[1].mime, ocr=reader),  # type: ignore[arg-type]
+                zip(paths, truths, strict=True),
             )
-        seconds = time.perf_counter() - start
-    how = "in-process" if pool.in_process else f"{pool.workers} worker processes"
-    feed = "one document at a time" if threads == 1 else f"{threads} documents at a time"
-    return Row(f"dangan pipeline ({how}, {feed})", seconds, [d.text for d in docs])
+        )
+    return time.perf_counter() - start, [d.text for d in docs]
 
 
-def _first_image(path: Path) -> Image.Image:
+def _warm_page(path: Path) -> object:
+    from PIL import Image
+
     img = Image.open(path)
     return img.resize((img.width // 4, img.height // 4))
 
 
-def _raw(paths: list[Path]) -> Row:
-    from rapidocr_onnxruntime import RapidOCR
+def _local(paths: list[Path], truths: list[ScanTruth]) -> Row:
+    from indexers.ocr import OcrPool
 
-    engine = RapidOCR()
-    engine(str(paths[0]))  # warm up untimed
-    start = time.perf_counter()
-    texts = []
-    for p in paths:
-        res, _ = engine(str(p))
-        texts.append("\n".join(str(r[1]) for r in res or []))
-    return Row("rapidocr raw engine (defaults)", time.perf_counter() - start, texts)
+    with OcrPool() as pool:
+        pool.read_many([_warm_page(paths[0])])  # start the workers (model load) untimed
+        seconds, texts = _feed(paths, truths, pool, max(1, pool.workers))
+        peak = (
+            sum(_hwm_mb(pid) for pid in list(pool._executor._processes)) if pool._executor else None
+        )  # type: ignore[union-attr]
+        label = f"dangan local pool ({pool.workers} processes, {pool.info.name})"
+    return Row(label, seconds, texts, peak)
 
 
-def _tesseract(paths: list[Path]) -> Row | None:
+class _Broker:
+    """redis-server on a free loopback port for the run (append-only file on)."""
+
+    def __init__(self, folder: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise SystemExit("redis-server is not installed: bash scripts/bootstrap.sh bench")
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(folder),
+             "--appendonly", "yes", "--save", ""],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        import redis
+
+        for _ in range(200):
+            try:
+                if redis.Redis(port=self.port).ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise SystemExit("redis-server did not start")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def _queue(
+    paths: list[Path], truths: list[ScanTruth], broker: _Broker, workers: list[list[str]], log: Path
+) -> Row:
+    from indexers.ocr_client import OcrQueue, live_workers
+
+    procs = [
+        subprocess.Popen(
+            [str(DANGAN), "ocr-worker", "--broker", broker.url, "--name", f"bench{i}", *args],
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for i, args in enumerate(workers)
+    ]
+    try:
+        import redis
+
+        client = redis.Redis(port=broker.port)
+        deadline = time.monotonic() + 300
+        while len(live_workers(client)) < len(procs):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise SystemExit(f"workers did not start; see {log}")
+            time.sleep(0.2)
+        with OcrQueue(broker.url) as queue:
+            queue.read_many([_warm_page(p) for p in paths[: len(procs) * 2]])  # engines loaded
+            seconds, texts = _feed(paths, truths, queue, queue.workers)
+            name = queue.info.name
+        readers = [c for p in procs for c in _children(p.pid)]
+        peak = sum(_hwm_mb(pid) for pid in readers) or None
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=60)
+    n = len(procs)
+    label = f"dangan queue, {n} worker{'s' if n > 1 else ''} ({sum(_procs(a) for a in workers)} readers, {name})"
+    return Row(label, seconds, texts, peak)
+
+
+def _procs(args: list[str]) -> int:
+    return (
+        int(args[args.index("--processes") + 1]) if "--processes" in args else os.cpu_count() or 1
+    )
+
+
+def _tesseract(paths: list[Path]) -> Row:
     exe = shutil.which("tesseract")
     if exe is None:
-        return None
+        raise SystemExit("tesseract is not installed: bash scripts/bootstrap.sh bench")
     start = time.perf_counter()
-    texts = []
-    for p in paths:
-        proc = subprocess.run([exe, str(p), "-", "-l", "chi_sim"], capture_output=True, text=True)
-        texts.append(proc.stdout)
+    texts = [
+        subprocess.run([exe, str(p), "-", "-l", "chi_sim"], capture_output=True, text=True).stdout
+        for p in paths
+    ]
     return Row("tesseract 5 chi_sim", time.perf_counter() - start, texts)
 
 
-def _report(rows: list[Row], truths: list[ScanTruth], emit: Callable[[str], None]) -> None:
-    readable = [i for i, t in enumerate(truths) if t.readable]
-    emit(
-        "| engine | pages/s | s/page | CER, readable pages | CER, upright readable pages "
-        "| keys exact, readable pages |"
-    )
-    emit("|---|---:|---:|---:|---:|---:|")
-    for row in rows:
-        errors = total = up_errors = up_total = 0
-        exact = keyed = 0
-        for i in readable:
-            truth = _norm("".join(truths[i].lines))
-            dist = edit_distance(_norm(row.texts[i]), truth)
-            errors += dist
-            total += len(truth)
-            if truths[i].rotation == 0:
-                up_errors += dist
-                up_total += len(truth)
-            ok = _keys_exact(truths[i], row.texts[i])
-            if ok is not None:
-                keyed += 1
-                exact += ok
-                if not ok:
-                    print(f"  {row.name}: keys missed on {truths[i].path}", file=sys.stderr)
-        pps = len(row.texts) / row.seconds if row.seconds else float("nan")
-        emit(
-            f"| {row.name} | {pps:.3f} | {row.seconds / len(row.texts):.2f} "
-            f"| {errors / max(1, total):.2%} | {up_errors / max(1, up_total):.2%} "
-            f"| {exact}/{keyed} = {exact / max(1, keyed):.1%} |"
-        )
+# ------------------------------------------------------------------ report
 
 
 @dataclass
-class _SealedRow:
-    name: str
-    texts: list[str]
-    seconds: list[float]
-    lift: list[float]
-    ring: list[float]
+class Score:
+    pps: float
+    cer: float
+    up_cer: float
+    exact: int
+    keyed: int
 
 
-def _key_of(truth: ScanTruth) -> str:
-    if "case" in truth.keys:
-        return normalize_case_number(truth.keys["case"]) or ""
-    return truth.keys["licence"]
-
-
-def _read_key(truth: ScanTruth, text: str) -> str | None:
-    lines = "\n".join("".join(line.split()) for line in text.splitlines())
-    if "case" in truth.keys:
-        found = find_case_numbers(lines, ["潼烟罚"])
-    else:
-        found = find_licence_numbers(lines, ["610522"])
-    return found[0] if found else None
-
-
-def _recovered(truth: ScanTruth, text: str, roster: list[str], cases: list[str]) -> str | None:
-    """The key as intake files it: read whole, else recovered when one candidate fits."""
-    from archive.intake.key_recovery import (
-        partial_cases,
-        partial_licences,
-        recover_case,
-        recover_licence,
+def _score(row: Row, truths: list[ScanTruth]) -> Score:
+    errors = total = up_errors = up_total = exact = keyed = 0
+    for i, t in enumerate(truths):
+        if not t.readable:
+            continue
+        truth = _norm("".join(t.lines))
+        dist = edit_distance(_norm(row.texts[i]), truth)
+        errors += dist
+        total += len(truth)
+        if t.rotation == 0:
+            up_errors += dist
+            up_total += len(truth)
+        ok = _keys_exact(t, row.texts[i])
+        if ok is not None:
+            keyed += 1
+            exact += ok
+    return Score(
+        len(row.texts) / row.seconds,
+        errors / max(1, total),
+        up_errors / max(1, up_total),
+        exact,
+        keyed,
     )
 
-    read = _read_key(truth, text)
-    if read is not None:
-        return read
-    lines = text.splitlines()
-    if "case" in truth.keys:
-        found = recover_case(partial_cases(lines, ("潼烟罚",)), cases, ("潼烟罚",))
-    else:
-        values = [ln.split("许可证号", 1)[1].lstrip(":：") for ln in lines if "许可证号" in ln]
-        found = recover_licence(partial_licences(values), roster, ("610522",))
-    return found.key if found is not None else None
 
-
-def _sealed_bench(seeds: int, keep: Path | None) -> None:
-    import csv
-
-    import numpy as np
-    from rapidocr_onnxruntime import RapidOCR
-
-    from indexers.ocr import OcrEngine, shrink, to_array
-    from indexers.seals import read_sealed_page
-    from samples.sealed import generate_sealed
-
-    tmp = keep or Path(tempfile.mkdtemp(prefix="dangan-bench-sealed-"))
-    try:
-        truths: list[ScanTruth] = []
-        paths: list[Path] = []
-        roster: list[str] = []
-        cases: list[str] = []
-        for seed in range(seeds):
-            out = tmp / f"seed{seed}"
-            got = generate_sealed(out, seed=seed)
-            truths += got
-            paths += [out / t.path for t in got]
-            with (out / "roster.csv").open(encoding="utf-8-sig") as fh:
-                roster += [row[0] for row in list(csv.reader(fh))[1:]]
-            # the clean interview records come first: their cases are in the archive
-            cases += [_key_of(t) for t in got if t.doc_type == "询问笔录"]
-        load0 = os.getloadavg()
-        print(
-            f"# bench/ocr --sealed: {len(paths)} pages ({sum(bool(t.pages[0].seals) for t in truths)}"
-            f" sealed, {sum(t.rotation != 0 for t in truths)} turned), {platform.node()}, "
-            f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}, load {load0[0]:.1f}",
-            flush=True,
+def _table(
+    rows: list[Row], truths: list[ScanTruth], emit: Callable[[str], None]
+) -> dict[str, Score]:
+    scores = {r.name: _score(r, truths) for r in rows}
+    base = next((scores[r.name].pps for r in rows if r.name.startswith("raw onnxruntime")), None)
+    emit(
+        "| row | pages/s | × raw onnxruntime | CER, readable | CER, upright | keys exact | peak MB |"
+    )
+    emit("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        s = scores[r.name]
+        ratio = f"{s.pps / base:.2f}" if base else "-"
+        peak = f"{r.peak_mb:,.0f}" if r.peak_mb else "-"
+        emit(
+            f"| {r.name} | {s.pps:.3f} | {ratio} | {s.cer:.2%} | {s.up_cer:.2%} "
+            f"| {s.exact}/{s.keyed} | {peak} |"
         )
-        pages = [shrink(to_array(Image.open(p)), 2000)[0] for p in paths]
-        engine = OcrEngine()
-        raw = RapidOCR()
-        engine.read(pages[0])  # warm up untimed
-        rows = [
-            _SealedRow("dangan, seals not lifted (OcrEngine.read)", [], [], [], []),
-            _SealedRow("dangan, seals lifted (read_sealed_page)", [], [], [], []),
-            _SealedRow("rapidocr raw engine (defaults)", [], [], [], []),
-        ]
-        for path, page in zip(paths, pages, strict=True):  # interleaved: same load for each
-            plain = engine.read(page)
-            rows[0].texts.append(plain.text)
-            rows[0].seconds.append(plain.seconds)
-            sealed = read_sealed_page(engine, page, True)
-            rows[1].texts.append(sealed.text)
-            rows[1].seconds.append(sealed.seconds)
-            rows[1].lift.append(sealed.separate_seconds)
-            rows[1].ring.append(sealed.ring_seconds)
-            start = time.perf_counter()
-            res, _ = raw(str(path))
-            rows[2].texts.append("\n".join(str(r[1]) for r in res or []))
-            rows[2].seconds.append(time.perf_counter() - start)
-        print("| engine | s/page | CER | keys exact in the text | keys filed (with recovery) |")
-        print("|---|---:|---:|---:|---:|")
-        for row in rows:
-            errors = total = exact = filed = 0
-            for truth, text in zip(truths, row.texts, strict=True):
-                want = _norm("".join(truth.lines))
-                errors += edit_distance(_norm(text), want)
-                total += len(want)
-                exact += _read_key(truth, text) == _key_of(truth)
-                filed += _recovered(truth, text, roster, cases) == _key_of(truth)
-                if _read_key(truth, text) != _key_of(truth):
-                    print(f"  {row.name}: key not exact on {truth.path}", file=sys.stderr)
-            n = len(truths)
-            print(
-                f"| {row.name} | {float(np.mean(row.seconds)):.2f} | {errors / max(1, total):.2%} "
-                f"| {exact}/{n} | {filed}/{n} |"
-            )
-        lifted = rows[1]
-        read = [s - a - b for s, a, b in zip(lifted.seconds, lifted.lift, lifted.ring, strict=True)]
-        sealed_pages = [i for i, t in enumerate(truths) if t.pages[0].seals]
-        for label, idx in (("all pages", range(len(truths))), ("sealed pages", sealed_pages)):
-            lift = float(np.mean([lifted.lift[i] for i in idx]))
-            ring = float(np.mean([lifted.ring[i] for i in idx]))
-            base = float(np.mean([read[i] for i in idx]))
-            print(
-                f"# {label}: reading {base:.2f} s/page; finding and lifting seals "
-                f"{lift * 1000:.0f} ms ({lift / base:.1%}); reading ring text "
-                f"{ring * 1000:.0f} ms ({ring / base:.1%})"
-            )
-        load1 = os.getloadavg()
-        print(f"# load average at start {load0[0]:.1f}, at end {load1[0]:.1f}")
-    finally:
-        if keep is None:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return scores
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--raw-child"]:
+        _raw_child(argv[1], argv[2:])
+        return 0
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--pages", type=int, default=20)
     ap.add_argument("--seed", type=int, default=2024)
-    ap.add_argument("--workers", type=int, default=None, help="OCR pool workers (default: CPUs)")
-    ap.add_argument("--no-tesseract", action="store_true")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--no-queue", action="store_true", help="skip the two queue rows")
     ap.add_argument(
-        "--no-sequential", action="store_true", help="skip the in-process, one-at-a-time run"
+        "--pool",
+        action="append",
+        default=[],
+        metavar="ENGINE:PxT",
+        help="extra local pool rows, e.g. openvino:1x2 (P processes x T threads); repeatable",
     )
+    ap.add_argument("--tesseract", action="store_true", help="add tesseract 5 chi_sim")
+    ap.add_argument("--candidate", type=Path, default=None, help="folder with rapidocr 3.x")
     ap.add_argument("--keep", type=Path, default=None, help="write the scans here and keep them")
-    ap.add_argument("--sealed", type=int, default=0, metavar="N", help="the sealed set, N seeds")
     args = ap.parse_args(argv)
-    if args.sealed:
-        _sealed_bench(args.sealed, args.keep)
-        return 0
 
-    # single-image files only, so all three engines read exactly the same bytes
+    # single-image files only, so every row reads exactly the same bytes
     positions = [
         i
         for i in range(args.pages * 3)
         if PLAN_NAMES[i % len(PLAN_NAMES)].split("/")[1] in ("jpeg", "png")
     ][: args.pages]
-    tmp = args.keep or Path(tempfile.mkdtemp(prefix="dangan-bench-ocr-"))
+    tmp = Path(tempfile.mkdtemp(prefix="dangan-bench-ocr-"))
+    scans = args.keep or tmp / "scans"
+    broker = None
     try:
-        truths = generate_scans(tmp, seed=args.seed, pick=positions)
-        paths = [tmp / t.path for t in truths]
+        truths = generate_scans(scans, seed=args.seed, pick=positions)
+        paths = [scans / t.path for t in truths]
         load0 = os.getloadavg()
         print(
             f"# bench/ocr: {len(paths)} pages ({sum(t.readable for t in truths)} readable, "
@@ -339,24 +396,88 @@ def main(argv: list[str] | None = None) -> int:
             f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}, load {load0[0]:.1f}",
             flush=True,
         )
-        rows = [_pipeline(paths, truths, args.workers)]
-        print(f"  dangan done in {rows[-1].seconds:.1f} s", file=sys.stderr, flush=True)
-        if not args.no_sequential:
-            rows.append(_pipeline(paths, truths, 1, one_at_a_time=True))
-            print(f"  dangan in-process done in {rows[-1].seconds:.1f} s", file=sys.stderr)
-        rows.append(_raw(paths))
-        print(f"  raw done in {rows[-1].seconds:.1f} s", file=sys.stderr, flush=True)
-        if not args.no_tesseract:
-            tess = _tesseract(paths)
-            if tess is not None:
-                rows.append(tess)
-                print(f"  tesseract done in {tess.seconds:.1f} s", file=sys.stderr, flush=True)
-        _report(rows, truths, print)
-        load1 = os.getloadavg()
-        print(f"# load average at start {load0[0]:.1f}, at end {load1[0]:.1f}")
+        runs: list[tuple[str, Callable[[], Row]]] = [
+            (
+                "raw onnxruntime",
+                lambda: _raw("onnxruntime", "raw onnxruntime (rapidocr-onnxruntime 1.4.4)", paths),
+            ),
+            (
+                "raw openvino",
+                lambda: _raw("openvino", "raw openvino (rapidocr-openvino 1.4.4)", paths),
+            ),
+            ("local", lambda: _local(paths, truths)),
+        ]
+        if not args.no_queue:
+            (tmp / "redis").mkdir()
+            broker = _Broker(tmp / "redis")
+            b = broker
+            runs += [
+                ("queue 1", lambda: _queue(paths, truths, b, [[]], tmp / "workers.log")),
+                (
+                    "queue 2",
+                    lambda: _queue(
+                        paths, truths, b, [["--processes", "1"]] * 2, tmp / "workers.log"
+                    ),
+                ),
+            ]
+        for spec in args.pool:
+            engine, _, shape = spec.partition(":")
+            procs, _, threads = shape.partition("x")
+            runs.append(
+                (
+                    f"pool {spec}",
+                    lambda e=engine, p=int(procs), t=int(threads): _local(paths, truths, p, t, e),
+                )
+            )
+        if args.candidate:
+            cand = args.candidate
+            runs.append(
+                (
+                    "candidate",
+                    lambda: _raw(
+                        "candidate", "raw rapidocr 3.x (PP-OCRv6 small, onnxruntime)", paths, cand
+                    ),
+                )
+            )
+        if args.tesseract:
+            runs.append(("tesseract", lambda: _tesseract(paths)))
+        ratios: dict[str, list[float]] = {}
+        rates: dict[str, list[float]] = {}
+        for n in range(args.rounds):
+            order = runs if n % 2 == 0 else runs[::-1]
+            rows: dict[str, Row] = {}
+            for key, run in order:
+                rows[key] = run()
+                print(
+                    f"  round {n + 1}: {rows[key].name} {rows[key].seconds:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            print(
+                f"\n## round {n + 1} (order: {', '.join(k for k, _ in order)}), load {os.getloadavg()[0]:.1f}"
+            )
+            ordered = [rows[k] for k, _ in runs]
+            scores = _table(ordered, truths, print)
+            base = scores[ordered[0].name].pps
+            for r in ordered:
+                ratios.setdefault(r.name, []).append(scores[r.name].pps / base)
+                rates.setdefault(r.name, []).append(scores[r.name].pps)
+        print(
+            f"\n## over {args.rounds} rounds: pages/s and ratio to raw onnxruntime, median (min-max)"
+        )
+        print("| row | pages/s | × raw onnxruntime |")
+        print("|---|---:|---:|")
+        for name in ratios:
+            pr, rr = rates[name], ratios[name]
+            print(
+                f"| {name} | {statistics.median(pr):.3f} ({min(pr):.3f}-{max(pr):.3f}) "
+                f"| {statistics.median(rr):.2f} ({min(rr):.2f}-{max(rr):.2f}) |"
+            )
+        print(f"# load average at start {load0[0]:.1f}, at end {os.getloadavg()[0]:.1f}")
     finally:
-        if args.keep is None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if broker is not None:
+            broker.close()
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

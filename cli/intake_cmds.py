@@ -78,6 +78,10 @@ class _Progress:
             click.echo("", err=True)
 
 
+def _notice(message: str) -> None:
+    click.echo(message, err=True)
+
+
 def _print_outcome(outcome: Outcome, as_json: bool) -> None:
     if as_json:
         emit_json(outcome.as_dict())
@@ -163,7 +167,7 @@ def ingest(
     with (
         archive.writer_lock(),
         open_catalog(archive) as catalog,
-        extractor_for(archive, ocr=False if no_ocr else None) as extractor,
+        extractor_for(archive, ocr=False if no_ocr else None, notice=_notice) as extractor,
     ):
         intake = make_intake(
             archive, catalog, extractor, settle_seconds=settle, on_pages=shown.pages
@@ -221,7 +225,7 @@ def watch(
     with (
         hold_watch_lock(archive, mode),
         open_catalog(archive) as catalog,
-        extractor_for(archive, ocr=False if no_ocr else None) as extractor,
+        extractor_for(archive, ocr=False if no_ocr else None, notice=_notice) as extractor,
     ):
         watcher = Watcher(
             archive,
@@ -241,4 +245,64 @@ def watch(
     click.echo("已停止监视", err=True)
 
 
-COMMANDS = [init, ingest, watch]
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="每个文件输出一行 JSON")
+@click.option("--restart", is_flag=True, help="忘记此前各次的进度, 从头再来")
+@click.option("--no-ocr", is_flag=True, help="不做 OCR (只取 PDF 文字层)")
+@click.option(
+    "--progress-every",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="非终端时每隔多少秒输出一行进度",
+)
+@archive_option
+def backlog(
+    folder: Path,
+    as_json: bool,
+    restart: bool,
+    no_ocr: bool,
+    progress_every: float,
+    archive_dir: Path | None,
+) -> None:
+    """归档一大批积压扫描件 (原件保留); 可随时中断, 再次运行从中断处继续。"""
+    import time
+
+    from archive.intake.backlog import BacklogStatus, run_backlog
+
+    archive = open_archive(archive_dir)
+    archive.ensure_layout()
+    tty = sys.stderr.isatty()
+    shown = {"at": 0.0}
+
+    def show(status: BacklogStatus) -> None:
+        now = time.monotonic()
+        if tty:
+            click.echo("\r" + status.line() + "   ", nl=False, err=True)
+        elif now - shown["at"] >= progress_every:
+            click.echo(status.line(), err=True)
+            shown["at"] = now
+
+    with extractor_for(archive, ocr=False if no_ocr else None, notice=_notice) as extractor:
+        status = run_backlog(
+            archive,
+            folder,
+            extractor,
+            restart=restart,
+            on_outcome=lambda o: (
+                _print_outcome(o, as_json) if as_json or o.outcome != "filed" else None
+            ),
+            on_progress=show,
+        )
+    if tty:
+        click.echo("", err=True)
+    click.echo(status.line(), err=True)
+    counts = (
+        ", ".join(f"{_LABEL.get(k, k)} {v}" for k, v in status.counts.items())
+        or "没有需要处理的文件"
+    )
+    click.echo(f"本次: {counts}", err=True)
+
+
+COMMANDS = [init, ingest, watch, backlog]

@@ -16,6 +16,7 @@ COMMAND_MODULES = {
     "init": "cli.intake_cmds",
     "ingest": "cli.intake_cmds",
     "watch": "cli.intake_cmds",
+    "backlog": "cli.intake_cmds",
     "status": "cli.status_cmd",
     "show": "cli.records_cmds",
     "verify": "cli.records_cmds",
@@ -49,6 +50,7 @@ COMMAND_MODULES = {
     "restore": "cli.backup_cmds",
     "users": "cli.users_cmds",
     "serve": "cli.serve_cmd",
+    "ocr-worker": "cli.ocr_cmds",
 }
 
 

@@ -353,6 +353,16 @@ class PageReader(Protocol):
     ) -> list[OcrResult | BaseException]: ...
 
 
+def read_one(
+    reader: PageReader, image: Image.Image | np.ndarray, *, orient: bool = True
+) -> OcrResult:
+    """One page through ``reader``; raises :class:`OcrError` when it cannot be read."""
+    result = reader.read_many([image], orient=orient)[0]
+    if isinstance(result, BaseException):
+        raise OcrError(f"OCR失败: {result}") from result
+    return result
+
+
 class OcrPool:
     """OCR pages in worker processes, each loading the model once.
 
@@ -421,10 +431,7 @@ class OcrPool:
     # -- work
     def read(self, image: Image.Image | np.ndarray, *, orient: bool = True) -> OcrResult:
         """Read one page; raises :class:`OcrError` when it cannot be read."""
-        result = self.read_many([image], orient=orient)[0]
-        if isinstance(result, BaseException):
-            raise OcrError(f"OCR失败: {result}") from result
-        return result
+        return read_one(self, image, orient=orient)
 
     def read_many(
         self,

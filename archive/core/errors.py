@@ -104,3 +104,11 @@ class AuthenticationError(ArchiveError):
     """A sign-in was refused: unknown name, wrong password, a disabled or locked account."""
 
     exit_code = 11
+
+
+class TryLater(ArchiveError):
+    """A file is sound but cannot be processed now (a service it needs is away, such as the
+    OCR workers): it is left where it is and taken again on the next run."""
+
+    exit_code = 12
+    code = "try_later"

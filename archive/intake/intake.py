@@ -8,6 +8,7 @@ inbox. Errors are caught at the per-file boundary only: one bad file never stops
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import errno
 import hashlib
@@ -26,7 +27,7 @@ from typing import Any, Protocol
 from archive.core.clock import Clock, local_now
 from archive.core.config import Archive
 from archive.core.dockeys import DocKeys
-from archive.core.errors import ArchiveError
+from archive.core.errors import ArchiveError, TryLater
 from archive.core.names import decode_relpath, is_ignored, name_problem, safe_component
 from archive.core.paths import NotRegularFile
 from archive.intake.pathkeys import keys_from_path
@@ -108,6 +109,7 @@ class _Prefetch:
     classified: tuple[DocKeys, list[dict[str, str]]] | None = None  # keys and findings
     # the content's SHA-256 as read ahead; the copy is checked against it when it is filed
     sha: str | None = None
+    error: ArchiveError | None = None  # the extractor's own verdict, given on the main thread
 
 
 # Files filed together: their copies fsynced in one round, their folders once each.
@@ -141,6 +143,7 @@ class Outcome:
     code: str | None = None
     archival_code: str | None = None  # 档号
     elapsed: float | None = None  # seconds spent on this file (reading, OCR, filing)
+    pages: int | None = None  # pages of a filed document, as preflight counted them
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -278,17 +281,11 @@ class Intake:
         """Process (file, root) pairs in order; each outcome says how long its file took.
         A full disk stops the run (:class:`DiskFull`, with what was done before it)."""
         outcomes: list[Outcome] = []
-        if todo and self.before_filing is not None:
-            self.before_filing()
         self.batch = BATCH
         self._households = HouseholdFolders(self.archive.records)
         try:
-            for index, (path, root, pre) in enumerate(self._prefetched(todo), 1):
-                start = time.perf_counter()
-                outcome = self.process(path, root, pre)
+            for index, (_path, outcome) in enumerate(self._filed(todo), 1):
                 if outcome is not None:
-                    ahead = pre.seconds if pre is not None else 0.0
-                    outcome.elapsed = round(ahead + time.perf_counter() - start, 3)
                     outcomes.append(outcome)
                 if progress is not None:
                     progress(index, len(todo))
@@ -309,6 +306,37 @@ class Intake:
         if self._in_inbox(source.path):
             shown = "inbox/" + _display(source.path.relative_to(self.archive.inbox))
         return Outcome(shown, "skipped", reason=source.skip.reason, code=source.skip.code)
+
+    def run_each(
+        self,
+        todo: list[tuple[Path, Path]],
+        lock: Callable[[], contextlib.AbstractContextManager[Any]],
+    ) -> Iterator[tuple[Path, Outcome | None]]:
+        """File ``(file, root)`` pairs in order, yielding each outcome as soon as it is
+        decided. ``lock`` is held around each filing only, not the reading ahead (a long
+        backlog run lets the watcher file between two of its files), so each file is
+        committed on its own before the lock is let go (no batch spans two holdings). A full
+        disk stops it (:class:`DiskFull`)."""
+        assert self.batch == 1 and not self._pending
+        yield from self._filed(todo, lock)
+
+    def _filed(
+        self,
+        todo: list[tuple[Path, Path]],
+        lock: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+    ) -> Iterator[tuple[Path, Outcome | None]]:
+        """Each file of ``todo`` with its outcome, read ahead and filed in order; an outcome
+        says how long its file took (reading ahead included)."""
+        if todo and self.before_filing is not None:
+            self.before_filing()
+        for path, root, pre in self._prefetched(todo):
+            start = time.perf_counter()
+            with lock() if lock is not None else contextlib.nullcontext():
+                outcome = self.process(path, root, pre)
+            if outcome is not None:
+                ahead = pre.seconds if pre is not None else 0.0
+                outcome.elapsed = round(ahead + time.perf_counter() - start, 3)
+            yield path, outcome
 
     def _prefetched(
         self, todo: list[tuple[Path, Path]]
@@ -345,7 +373,10 @@ class Intake:
             if checked.rejection is not None or self.extractor is None:
                 return _Prefetch(checked, None, time.perf_counter() - start)
             sha = sha256_file(path)  # hashlib runs without the GIL, beside the filing thread
-            extraction = self._extract(path, checked, parts[-1])
+            try:
+                extraction = self._extract(path, checked, parts[-1])
+            except ArchiveError as exc:  # unreadable, or OCR away: decided on the main thread
+                return _Prefetch(checked, None, time.perf_counter() - start, None, sha, exc)
             classified = None
             if self.classifier is not None:  # pure: done here, beside the filing thread's I/O
                 text = extraction.text if extraction else ""
@@ -396,6 +427,8 @@ class Intake:
             return _left_in_place(str(path), exc)
         except DiskFull:  # a batch's commit found the disk full: stop, never quarantine
             raise
+        except TryLater as exc:  # e.g. no OCR worker reachable: the file stays where it is
+            return Outcome(_display(path), "skipped", reason=exc.message, code=exc.code)
         except Exception as exc:  # the per-file boundary: record, set aside, go on
             if _disk_full(exc):
                 raise self._disk_full_error(exc) from exc
@@ -461,14 +494,17 @@ class Intake:
         keys = self._path_keys(parts)
         claimed = keys.doc_type
         try:
+            if pre is not None and pre.error is not None:
+                raise pre.error
             if pre is not None and pre.extraction is not None:
                 extraction: ExtractionLike | None = pre.extraction
             else:
                 extraction = self._extract(path, checked, display) if self.extractor else None
+        except TryLater:
+            raise
         except ArchiveError as exc:  # e.g. indexers' ExtractError: every page unreadable
-            return self._quarantine(
-                path, root, Rejection("unreadable_content", exc.message), sha, parts
-            )
+            code = getattr(exc, "code", None) or "unreadable_content"
+            return self._quarantine(path, root, Rejection(code, exc.message), sha, parts)
         findings: list[dict[str, str]] = []
         if forced is not None:
             keys = copy.deepcopy(forced)
@@ -546,6 +582,7 @@ class Intake:
             if dossier_kind != "tray"
             else "; ".join(keys.notes) or "未能确定所属档案(许可证号/案号/会议)",
             code=None if dossier_kind != "tray" else "unresolved",
+            pages=checked.pages,
         )
         staged = stage(
             self.archive.journal, path, record, sidecar, derivatives, sync=self.batch <= 1

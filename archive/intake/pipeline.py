@@ -29,15 +29,30 @@ from indexers.ocr import OcrPool
 
 
 @contextlib.contextmanager
-def extractor_for(archive: Archive, *, ocr: bool | None = None) -> Iterator[Extractor | None]:
-    """The text extractor for intake; OCR workers live as long as the context."""
+def extractor_for(
+    archive: Archive, *, ocr: bool | None = None, notice: Callable[[str], None] | None = None
+) -> Iterator[Extractor | None]:
+    """The text extractor for intake; OCR workers live as long as the context.
+
+    With ``[ocr] broker`` set, pages are read by ``dangan ocr-worker`` processes through the
+    queue (``notice`` hears when reading has to wait); otherwise by a local pool.
+    """
     use_ocr = archive.config.ocr_enabled if ocr is None else ocr
     cfg = archive.config
-    pool_cm: Any = (
-        OcrPool(cfg.ocr_workers or None, engine=cfg.ocr_engine, threads=cfg.ocr_threads or None)
-        if use_ocr
-        else contextlib.nullcontext()
-    )
+    pool_cm: Any = contextlib.nullcontext()
+    if use_ocr and cfg.ocr_broker:
+        from indexers.ocr_client import OcrQueue
+
+        pool_cm = OcrQueue(
+            cfg.ocr_broker,
+            engine=cfg.ocr_engine,
+            wait_seconds=cfg.ocr_wait_seconds,
+            notice=notice,
+        )
+    elif use_ocr:
+        pool_cm = OcrPool(
+            cfg.ocr_workers or None, engine=cfg.ocr_engine, threads=cfg.ocr_threads or None
+        )
     with pool_cm as pool:
         yield PoolExtractor(extract_document, pool)
 
