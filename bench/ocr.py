@@ -197,16 +197,27 @@ def _warm_page(path: Path) -> object:
     return img.resize((img.width // 4, img.height // 4))
 
 
-def _local(paths: list[Path], truths: list[ScanTruth]) -> Row:
+def _local(
+    paths: list[Path],
+    truths: list[ScanTruth],
+    workers: int | None = None,
+    threads: int | None = None,
+    engine: str = "auto",
+) -> Row:
     from indexers.ocr import OcrPool
 
-    with OcrPool() as pool:
+    with OcrPool(workers, engine=engine, threads=threads) as pool:
         pool.read_many([_warm_page(paths[0])])  # start the workers (model load) untimed
         seconds, texts = _feed(paths, truths, pool, max(1, pool.workers))
-        peak = (
-            sum(_hwm_mb(pid) for pid in list(pool._executor._processes)) if pool._executor else None
-        )  # type: ignore[union-attr]
-        label = f"dangan local pool ({pool.workers} processes, {pool.info.name})"
+        if pool._executor is not None:
+            peak = sum(_hwm_mb(pid) for pid in list(pool._executor._processes))
+        else:  # in-process: this process's own peak (it loaded nothing else that large)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if pool.in_process:
+            how = f"in-process, {threads or 'all'} threads"
+        else:
+            how = f"{pool.workers} processes x {pool._threads} threads"
+        label = f"dangan local pool ({how}, {pool.info.name})"
     return Row(label, seconds, texts, peak)
 
 

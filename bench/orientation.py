@@ -8,7 +8,9 @@ Each readable generated scan (``bench/ocr.py``'s set) is turned 0/90/180/270° a
 vote) and by the raw ``RapidOCR()`` with its defaults (its angle classifier flips single lines)
 on the same pixels, in the same process, one after the other. Printed per engine and per turn:
 whether dangan found the right rotation, the character error rate in reading order, and the
-mean seconds a page.
+mean seconds a page. ``--candidate DIR`` adds rapidocr 3.x installed in DIR (``pip install
+--target DIR rapidocr``; PP-OCRv6 small from its wheel, network blocked while it loads), raw,
+on the same pixels.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -35,8 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--pages", type=int, default=20)
     ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--candidate", type=Path, default=None, help="folder with rapidocr 3.x")
     args = ap.parse_args(argv)
     from rapidocr_onnxruntime import RapidOCR
+
+    candidate = _candidate(args.candidate) if args.candidate else None
 
     positions = [
         i
@@ -53,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
             f"load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
-        # per turn: [right, cases, dangan errors, raw errors, truth chars, dangan s, raw s]
-        rows = {k: [0, 0, 0, 0, 0, 0.0, 0.0] for k in (0, 90, 180, 270)}
+        # per turn: [right, cases, dangan errors, raw errors, truth chars, dangan s, raw s,
+        #            candidate errors, candidate s]
+        rows = {k: [0, 0, 0, 0, 0, 0.0, 0.0, 0, 0.0] for k in (0, 90, 180, 270)}
         for t in truths:
             page, _ = shrink(to_array(Image.open(tmp / t.path)), MAX_SIDE)
             page = turn(page, t.rotation)  # as printed, upright
@@ -73,15 +80,21 @@ def main(argv: list[str] | None = None) -> int:
                 row[2] += edit_distance(_norm(ours.text), truth)
                 row[3] += edit_distance(_norm(raw_text), truth)
                 row[4] += len(truth)
+                if candidate is not None:
+                    start = time.perf_counter()
+                    theirs_v6 = candidate(bgr(turned))
+                    row[8] += time.perf_counter() - start
+                    row[7] += edit_distance(_norm("\n".join(theirs_v6.txts or ())), truth)
                 if ours.rotation != k:
                     print(
                         f"  wrong: {t.path} turned {k}°, read as {ours.rotation}°", file=sys.stderr
                     )
         print(
-            "| page lies turned | dangan rotation right | dangan CER | raw CER | dangan s/page | raw s/page |"
+            "| page lies turned | dangan rotation right | dangan CER | raw CER | dangan s/page "
+            "| raw s/page | candidate CER | candidate s/page |"
         )
-        print("|---|---:|---:|---:|---:|---:|")
-        total = [0, 0, 0, 0, 0, 0.0, 0.0]
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        total = [0, 0, 0, 0, 0, 0.0, 0.0, 0, 0.0]
         for k, row in rows.items():
             total = [a + b for a, b in zip(total, row, strict=True)]
             _line(f"{k}°", row)
@@ -93,11 +106,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _line(label: str, row: list[float]) -> None:
-    right, cases, ours, theirs, chars, s_ours, s_raw = row
+    right, cases, ours, theirs, chars, s_ours, s_raw, v6, s_v6 = row
     print(
         f"| {label} | {right:.0f}/{cases:.0f} | {ours / max(1, chars):.2%} "
-        f"| {theirs / max(1, chars):.2%} | {s_ours / max(1, cases):.2f} | {s_raw / max(1, cases):.2f} |"
+        f"| {theirs / max(1, chars):.2%} | {s_ours / max(1, cases):.2f} | {s_raw / max(1, cases):.2f} "
+        f"| {v6 / max(1, chars):.2%} | {s_v6 / max(1, cases):.2f} |"
     )
+
+
+def _candidate(folder: Path) -> Any:
+    """rapidocr 3.x from ``folder``, loaded with the network blocked: it must find every
+    model in its wheel."""
+    import socket
+
+    sys.path.insert(0, str(folder))
+    real = socket.socket.connect
+
+    def refuse(*_: object) -> None:
+        raise RuntimeError("network access attempted while loading the candidate")
+
+    socket.socket.connect = refuse  # type: ignore[method-assign]
+    try:
+        from rapidocr import RapidOCR as Candidate  # type: ignore[import-not-found]
+
+        engine = Candidate(params={"Global.log_level": "warning"})
+    finally:
+        socket.socket.connect = real  # type: ignore[method-assign]
+    return engine
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from archive.intake.pathkeys import keys_from_path
         "潼烟罚(2011)第012号",
         "潼烟罚 2011 第12号",
         "根据潼烟罚〔2011〕12号决定书",
+        "潼烟罚〔[2011]第12号",  # one bracket read as two (OpenVINO, an upside-down page)
+        "潼烟罚〔2011〕]第12号",
     ],
 )
 def test_case_numbers_in_every_written_form(written: str) -> None:

@@ -145,10 +145,11 @@ _GENERIC_PREFIX = r"[\u4e00-\u9fff]{1,2}烟[\u4e00-\u9fff]{0,3}"
 _LEADING_NOISE = (
     "根据照按依见的和及经对在以为即与同将由把向从于是了号文局县市省区书表告录证令单函知"
 )
-# Year and serial are digits written together (never joined across a space).
+# Year and serial are digits written together (never joined across a space). OCR now and
+# then reads one bracket as two (``〔[2010]``): up to two are taken on each side.
 _CASE_TAIL = (
-    r"\s*[" + re.escape(_OPEN) + r"]?\s*((?:19|20)[0-9]{2})(?![0-9])\s*"
-    r"[" + re.escape(_CLOSE) + r"]?\s*第?\s*(?<![0-9])([0-9]{1,5})\s*号"
+    r"\s*[" + re.escape(_OPEN) + r"]{0,2}\s*((?:19|20)[0-9]{2})(?![0-9])\s*"
+    r"[" + re.escape(_CLOSE) + r"]{0,2}\s*第?\s*(?<![0-9])([0-9]{1,5})\s*号"
 )
 
 
