@@ -255,8 +255,13 @@ class _Broker:
 def _queue(
     paths: list[Path], truths: list[ScanTruth], broker: _Broker, workers: list[list[str]], log: Path
 ) -> Row:
+    import redis
+
     from indexers.ocr_client import OcrQueue, live_workers
 
+    # readings are content-addressed and kept a while after collection: start every queue
+    # row from an empty broker, or it would find the previous row's readings
+    redis.Redis(port=broker.port).flushdb()
     procs = [
         subprocess.Popen(
             [str(DANGAN), "ocr-worker", "--broker", broker.url, "--name", f"bench{i}", *args],
@@ -267,8 +272,6 @@ def _queue(
         for i, args in enumerate(workers)
     ]
     try:
-        import redis
-
         client = redis.Redis(port=broker.port)
         deadline = time.monotonic() + 300
         while len(live_workers(client)) < len(procs):

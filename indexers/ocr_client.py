@@ -53,6 +53,7 @@ from indexers.ocr_queue import (
 from indexers.textlayer import ExtractError
 
 _LIVENESS_SECONDS = 2.0  # how often heartbeats are looked at while waiting
+_COLLECTED_TTL = 600  # seconds a collected reading stays for other documents with the page
 _LOST_SECONDS = 300.0  # a page nobody holds for this long, its queue empty, is sent again
 
 
@@ -278,10 +279,11 @@ class OcrQueue:
                 continue
             got.add(task_id)
             self._fill(task_id, meta, slots, tasks, poison)
-        if got:
+        if got:  # kept a while for another document holding the same page (a blank sheet)
             pipe = self._redis.pipeline()
             for task_id in got:
-                pipe.delete(backend.get_key_for_task(task_id), tries_key(task_id))
+                pipe.expire(backend.get_key_for_task(task_id), _COLLECTED_TTL)
+                pipe.delete(tries_key(task_id))
             pipe.execute()
         return got
 
