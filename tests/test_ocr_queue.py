@@ -38,7 +38,7 @@ def scans(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[ScanTrut
 def local(scans: tuple[Path, list[ScanTruth]]) -> dict[str, Extraction]:
     """The sample scans read by the local pool, two workers (one thread each), as intake does."""
     out, truths = scans
-    with OcrPool(2) as pool:
+    with OcrPool(2, threads=1) as pool:
         return {t.path: extract_document(out / t.path, t.mime, ocr=pool) for t in truths}
 
 
@@ -51,11 +51,14 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="module")
 def pair(broker: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Worker]]:
-    """Two workers on database 0, one reading process each; a vanished worker's pages are
-    handed on after 10 s. The test that kills one runs last."""
+    """Two workers on database 0, one single-threaded reading process each (as the local
+    pool, so readings can be compared bit for bit on any number of cores); a vanished
+    worker's pages are handed on after 10 s. The test that kills one runs last."""
     folder = tmp_path_factory.mktemp("workers")
     started = [
-        start_worker(broker, folder, name, "--processes", "1", "--redeliver-after", "10")
+        start_worker(
+            broker, folder, name, "--processes", "1", "--threads", "1", "--redeliver-after", "10"
+        )
         for name in ("w1", "w2")
     ]
     yield started
