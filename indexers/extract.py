@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from indexers.diagnostics import collecting
-from indexers.ocr import MAX_SIDE, OcrResult, PageReader, scaled, shrink, to_array
+from indexers.ocr import MAX_SIDE, OcrReader, OcrResult, scaled, shrink, to_array
 from indexers.quality import CLEAR, PageQuality, assess, effective_dpi
 from indexers.seals import read_sealed_page
 from indexers.searchable_pdf import (
@@ -175,7 +175,7 @@ def extract_document(
     path: Path,
     mime: str,
     *,
-    ocr: PageReader | None = None,
+    ocr: OcrReader | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Extraction:
     """Read every page of ``path`` (``mime`` decided from its content by the caller).
@@ -206,7 +206,7 @@ def _extract_images(
     path: Path,
     data: bytes,
     mime: str,
-    ocr: PageReader | None,
+    ocr: OcrReader | None,
     progress: Callable[[int, int], None] | None,
 ) -> Extraction:
     scans = _image_scans(path, data, mime)
@@ -218,7 +218,7 @@ def _extract_images(
 def _extract_pdf(
     path: Path,
     data: bytes,
-    ocr: PageReader | None,
+    ocr: OcrReader | None,
     progress: Callable[[int, int], None] | None,
 ) -> Extraction:
     opened = open_pdf(data, path.name)
@@ -270,7 +270,7 @@ def _overlay(
 
 def _read_scans(
     scans: list[_Scan],
-    ocr: PageReader | None,
+    ocr: OcrReader | None,
     progress: Callable[[int, int], None] | None,
     done: int,
     total: int,

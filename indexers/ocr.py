@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import cv2
@@ -89,7 +89,8 @@ def scaled(result: OcrResult, factor: float, width: int, height: int) -> OcrResu
         )
         for ln in result.lines
     ]
-    return OcrResult(lines, result.rotation, width, height, result.seconds)
+    # replace keeps what a subclass adds (a SealedResult's seals are shares of the page)
+    return replace(result, lines=lines, width=width, height=height)
 
 
 def shrink(arr: np.ndarray, side: int = 2000) -> tuple[np.ndarray, float]:
@@ -326,11 +327,12 @@ def _init_worker(threads: int | None, engine: str = "auto") -> None:
 PageReader = Callable[[OcrEngine, np.ndarray, bool], OcrResult]
 
 
-def _read(engine: OcrEngine, arr: np.ndarray, orient: bool) -> OcrResult:
+def read_page(engine: OcrEngine, arr: np.ndarray, orient: bool) -> OcrResult:
+    """The plain reading of a page (the default :data:`PageReader`)."""
     return engine.read(arr, orient=orient)
 
 
-def _work(arr: np.ndarray, orient: bool, reader: PageReader = _read) -> OcrResult:
+def _work(arr: np.ndarray, orient: bool, reader: PageReader = read_page) -> OcrResult:
     if _ENGINE is None:  # pragma: no cover - initializer always ran
         _init_worker(None)
     assert _ENGINE is not None
@@ -340,9 +342,10 @@ def _work(arr: np.ndarray, orient: bool, reader: PageReader = _read) -> OcrResul
 Progress = Callable[[int, int], None]
 
 
-class PageReader(Protocol):
+class OcrReader(Protocol):
     """What reads pages for :func:`indexers.extract.extract_document`: the local
-    :class:`OcrPool`, or the OCR queue's client (:mod:`indexers.ocr_queue`)."""
+    :class:`OcrPool`, or the OCR queue's client (:mod:`indexers.ocr_client`). ``reader``
+    reads one page with a loaded engine where the engine runs."""
 
     def read_many(
         self,
@@ -350,11 +353,12 @@ class PageReader(Protocol):
         *,
         orient: bool = True,
         progress: Progress | None = None,
+        reader: PageReader = ...,
     ) -> list[OcrResult | BaseException]: ...
 
 
 def read_one(
-    reader: PageReader, image: Image.Image | np.ndarray, *, orient: bool = True
+    reader: OcrReader, image: Image.Image | np.ndarray, *, orient: bool = True
 ) -> OcrResult:
     """One page through ``reader``; raises :class:`OcrError` when it cannot be read."""
     result = reader.read_many([image], orient=orient)[0]
@@ -439,7 +443,7 @@ class OcrPool:
         *,
         orient: bool = True,
         progress: Progress | None = None,
-        reader: PageReader = _read,
+        reader: PageReader = read_page,
     ) -> list[OcrResult | BaseException]:
         """Read pages in parallel; a page that fails gives its exception in its slot.
 

@@ -7,7 +7,8 @@ number of machines. Filing stays with the archive (single writer); only pixels t
 - A page is shrunk exactly as local reading shrinks it and sent as lossless PNG: the reading
   that comes back equals the local pool's, page for page, box for box.
 - Pages are content-addressed: a page sent again (after an interruption, or by a second run)
-  finds the reading a worker already stored, and carries its try count with it.
+  finds the reading a worker already stored, and carries its try count with it; a page two
+  documents in flight both hold (a blank separator sheet) is sent and read once.
 - No worker of the archive's engine reachable for ``wait_seconds`` → :class:`OcrUnavailable`
   (a :class:`~archive.core.errors.TryLater`: intake leaves the file in the inbox); workers of
   another engine only → :class:`EngineMismatch` naming both; the broker restarting → waits.
@@ -31,8 +32,10 @@ from indexers.ocr import (
     MAX_SIDE,
     OcrError,
     OcrResult,
+    PageReader,
     Progress,
     read_one,
+    read_page,
     scaled,
     shrink,
     to_array,
@@ -46,6 +49,7 @@ from indexers.ocr_queue import (
     make_app,
     make_payload,
     queue_name,
+    reader_name,
     reading_key,
     result_from_json,
     tries_key,
@@ -120,6 +124,8 @@ class OcrQueue:
         self._poll = poll_seconds
         self._app = make_app(broker)
         self._send_lock = threading.Lock()
+        self._flight_lock = threading.Lock()
+        self._in_flight: dict[str, int] = {}  # page id → documents of this archive waiting on it
         self._down: str | None = (
             None  # why the last wait gave up (fail fast until a worker is back)
         )
@@ -182,13 +188,16 @@ class OcrQueue:
         *,
         orient: bool = True,
         progress: Progress | None = None,
+        reader: PageReader = read_page,
     ) -> list[OcrResult | BaseException]:
         """Read pages through the queue; a page that fails gives its exception in its slot.
+        ``reader`` is how a worker reads each page (one of :data:`~indexers.ocr_queue.READERS`).
 
         Raises :class:`OcrUnavailable` / :class:`EngineMismatch` when no worker of this
         engine reads within ``wait_seconds`` (pages already sent stay queued: a later run
         collects their readings), :class:`PoisonPage` when a page killed its readers.
         """
+        how = reader_name(reader)
         total = len(images)
         slots: list[OcrResult | BaseException | None] = [None] * total
         tasks: dict[str, list[tuple[int, float, int, int]]] = {}
@@ -196,7 +205,7 @@ class OcrQueue:
         for i, image in enumerate(images):
             arr = to_array(image)
             work, scale = shrink(arr, MAX_SIDE)
-            task_id, payload = make_payload(work, self.info, orient)
+            task_id, payload = make_payload(work, self.info, orient, how)
             size = len(payload["png"]) * 3 // 4
             if size > self.max_page_bytes:
                 slots[i] = OcrError(
@@ -213,9 +222,20 @@ class OcrQueue:
             progress(done, total)
         sent = self._collect(list(tasks), slots, tasks)  # readings stored by an earlier run
         pending = [t for t in tasks if t not in sent]
-        self._send(pending, payloads)
         poison: list[str] = []
-        self._wait(pending, payloads, slots, tasks, poison, progress, total)
+        with self._flight_lock:  # a page another document has in flight is not sent twice
+            fresh = [t for t in pending if t not in self._in_flight]
+            for t in pending:
+                self._in_flight[t] = self._in_flight.get(t, 0) + 1
+        try:
+            self._send(fresh, payloads)
+            self._wait(pending, payloads, slots, tasks, poison, progress, total)
+        finally:
+            with self._flight_lock:
+                for t in pending:
+                    self._in_flight[t] -= 1
+                    if not self._in_flight[t]:
+                        del self._in_flight[t]
         if poison:
             raise PoisonPage(
                 "; ".join(poison) + "; 请检查该页图像 (是否过大或已损坏) 后重新放入收件箱"

@@ -37,8 +37,9 @@ _MODELS = (
     "ch_ppocr_mobile_v2.0_cls_infer.onnx",
     "ch_PP-OCRv4_rec_infer.onnx",
 )
-# The modules whose code turns an engine's output into dangan's reading (orientation, padding)
-_READING_CODE = (Path(__file__).with_name("ocr.py"),)
+# The modules whose code turns an engine's output into dangan's reading (orientation, padding,
+# seals lifted off before reading and their ring text)
+_READING_CODE = tuple(Path(__file__).with_name(name) for name in ("ocr.py", "seals.py"))
 
 _PROBE = """
 import numpy as np

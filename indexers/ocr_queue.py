@@ -10,7 +10,8 @@ What makes it safe:
 - **Late acknowledgement.** A page leaves the broker only after its reading is stored. A reader
   killed in the middle of a page (out of memory, SIGKILL) has the page put back at once
   (``task_reject_on_worker_lost``); a whole worker machine that vanishes has its pages put back
-  after ``redeliver_after`` seconds (the Redis transport's visibility timeout).
+  after ``redeliver_after`` seconds (the Redis transport's visibility timeout). A message for
+  a page whose reading is already stored is acknowledged without reading it again.
 - **Poison pages.** Every delivery of a page counts a try in Redis before reading; a page whose
   readers died :data:`MAX_TRIES` times is not read again but answered as poison, and the
   archive quarantines its document with the reason.
@@ -26,6 +27,7 @@ What makes it safe:
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import os
@@ -39,8 +41,17 @@ import cv2
 import numpy as np
 
 from archive.core.config import broker_problem, masked_url
-from indexers.ocr import MAX_SIDE, OcrEngine, OcrError, OcrLine, OcrResult
+from indexers.ocr import (
+    MAX_SIDE,
+    OcrEngine,
+    OcrError,
+    OcrLine,
+    OcrResult,
+    PageReader,
+    read_page,
+)
 from indexers.ocr_engines import EngineInfo
+from indexers.seals import Seal, SealedResult, read_sealed_page
 
 TASK = "dangan.ocr.read_page"
 MAX_PAGE_BYTES = 24 * 1024 * 1024  # PNG bytes of one page (a noisy 2000 px colour page is ~6 MB)
@@ -52,6 +63,10 @@ _PREFIX = "dangan:ocr:"
 _PNG = b"\x89PNG\r\n\x1a\n"
 
 log = logging.getLogger("dangan.ocr")
+
+# The ways of reading a page a worker knows, by the name a page carries: only these run (a
+# page never names code to import), and each is the same function local reading runs.
+READERS: dict[str, PageReader] = {"plain": read_page, "sealed": read_sealed_page}
 
 
 class OcrQueueError(OcrError):
@@ -160,14 +175,20 @@ def decode_page(data: bytes) -> np.ndarray:
 
 
 def result_to_json(result: OcrResult) -> dict[str, Any]:
-    """An OcrResult as JSON; floats survive exactly (JSON writes them round-trip)."""
-    return {
+    """An OcrResult (a SealedResult with its seals) as JSON; floats survive exactly (JSON
+    writes them round-trip)."""
+    out: dict[str, Any] = {
         "lines": [[ln.text, [list(p) for p in ln.box], ln.score] for ln in result.lines],
         "rotation": result.rotation,
         "width": result.width,
         "height": result.height,
         "seconds": result.seconds,
     }
+    if isinstance(result, SealedResult):
+        out["seals"] = [dataclasses.asdict(seal) for seal in result.seals]
+        out["separate_seconds"] = result.separate_seconds
+        out["ring_seconds"] = result.ring_seconds
+    return out
 
 
 def result_from_json(data: dict[str, Any]) -> OcrResult:
@@ -175,22 +196,44 @@ def result_from_json(data: dict[str, Any]) -> OcrResult:
         OcrLine(str(text), tuple((float(x), float(y)) for x, y in box), float(score))  # type: ignore[arg-type]
         for text, box, score in data["lines"]
     ]
-    return OcrResult(
-        lines, int(data["rotation"]), int(data["width"]), int(data["height"]), data["seconds"]
+    page = (lines, int(data["rotation"]), int(data["width"]), int(data["height"]))
+    if "seals" not in data:
+        return OcrResult(*page, data["seconds"])
+    return SealedResult(
+        *page,
+        data["seconds"],
+        seals=tuple(Seal(**seal) for seal in data["seals"]),
+        separate_seconds=float(data["separate_seconds"]),
+        ring_seconds=float(data["ring_seconds"]),
     )
 
 
-def make_payload(arr: np.ndarray, info: EngineInfo, orient: bool) -> tuple[str, dict[str, Any]]:
-    """(task id, payload) for a page. The id is the page's content address: the same page
-    for the same engine is the same task, so a page sent again after an interruption finds
-    its reading if a worker already stored it, and its try count if it kills readers."""
+def reader_name(reader: PageReader) -> str:
+    """The name a page carries for ``reader``; :class:`OcrError` for a reader workers lack."""
+    for name, known in READERS.items():
+        if known is reader:
+            return name
+    raise OcrError(
+        f"识别方式 {getattr(reader, '__name__', reader)!r} 不能经OCR队列在其他机器上运行"
+    )
+
+
+def make_payload(
+    arr: np.ndarray, info: EngineInfo, orient: bool, reader: str = "plain"
+) -> tuple[str, dict[str, Any]]:
+    """(task id, payload) for a page read by ``reader`` (a name in :data:`READERS`). The id
+    is the page's content address: the same page for the same engine and reader is the same
+    task, so a page sent again after an interruption finds its reading if a worker already
+    stored it, and its try count if it kills readers."""
     import hashlib
 
     png = encode_page(arr)
-    digest = hashlib.sha256(f"{info.identity}|{int(orient)}|".encode() + png).hexdigest()
+    head = f"{info.identity}|{int(orient)}|{reader}|".encode()
+    digest = hashlib.sha256(head + png).hexdigest()
     payload = {
         "identity": info.identity,
         "orient": bool(orient),
+        "reader": reader,
         "png": base64.b64encode(png).decode("ascii"),
     }
     return f"page-{digest[:40]}", payload
@@ -273,6 +316,16 @@ def _refusal(code: str, message: str) -> dict[str, Any]:
     return {"ok": False, "code": code, "message": message, "worker": _READER.hostname}
 
 
+def _already_read(task: Any, task_id: str) -> bool:
+    """Whether a reading of this page is stored (not a refusal, which is tried again)."""
+    raw = _patiently(_READER.redis.get, task.backend.get_key_for_task(task_id))
+    if raw is None:
+        return False
+    meta = task.backend.decode_result(raw)
+    answer = meta.get("result")
+    return meta.get("status") == "SUCCESS" and isinstance(answer, dict) and bool(answer.get("ok"))
+
+
 def _read_page(task: Any, payload: dict[str, Any]) -> dict[str, Any]:
     """Read one page (runs in a worker's child process)."""
     task_id = str(task.request.id)
@@ -293,6 +346,19 @@ def _read_page(task: Any, payload: dict[str, Any]) -> dict[str, Any]:
     problem = page_problem(data)
     if problem:
         return _refusal("too_large" if "过大" in problem else "bad_page", problem)
+    reader = READERS.get(str(payload.get("reader", "plain")))
+    if reader is None:
+        return _refusal(
+            "bad_page",
+            f"工作进程 {_READER.hostname} 不认识识别方式 {payload.get('reader')!r}; "
+            "请让档案库与工作进程使用同一版本的 dangan",
+        )
+    if _already_read(task, task_id):
+        # a second message for a page already read (sent again, or handed on after
+        # redeliver_after while its first reader was still at it): no second reading
+        from celery.exceptions import Ignore
+
+        raise Ignore()
     tries = int(_patiently(_READER.redis.incr, tries_key(task_id)))
     _patiently(_READER.redis.expire, tries_key(task_id), KEEP_SECONDS)
     if tries > MAX_TRIES:
@@ -304,7 +370,7 @@ def _read_page(task: Any, payload: dict[str, Any]) -> dict[str, Any]:
     _patiently(_READER.redis.set, reading_key(task_id), json.dumps(where), ex=3600)
     try:
         arr = decode_page(data)
-        result = engine.read(arr, orient=bool(payload.get("orient", True)))
+        result = reader(engine, arr, bool(payload.get("orient", True)))
     except Exception as exc:
         return _refusal("error", f"OCR识别失败 ({type(exc).__name__}: {exc})")
     finally:
