@@ -4,6 +4,7 @@ same run, engines alternated.
     .venv/bin/python bench/ocr.py                      # 20 generated A4 scans, 2 rounds
     .venv/bin/python bench/ocr.py --pages 40 --rounds 3
     .venv/bin/python bench/ocr.py --candidate /tmp/rapidocr3   # also rapidocr 3.x (PP-OCRv6)
+    .venv/bin/python bench/ocr.py --sealed 3           # the sealed set: bench/ocr_sealed.py
 
 On one set of generated scans (JPEG/PNG, 200-300 dpi, skewed, noisy, some turned 90/180/270,
 some deliberately unreadable) it prints, per row: pages per second, its ratio to the raw
@@ -15,8 +16,9 @@ the peak memory of the processes that read. The rows:
 1. raw onnxruntime: ``rapidocr_onnxruntime.RapidOCR()(path)``, its own process, defaults;
 2. raw openvino: ``rapidocr_openvino.RapidOCR()(path)``, the same way;
 3. dangan local pool: ``extract_document`` through ``OcrPool`` (workers = CPUs, engine
-   "auto"), page turned upright, page quality and searchable PDF included, documents fed from
-   as many threads as workers (what ``dangan ingest`` does);
+   "auto"), seals lifted off before reading and their ring text read, page turned upright,
+   page quality and searchable PDF included, documents fed from as many threads as workers
+   (what ``dangan ingest`` does);
 4. dangan queue, 1 worker: the same through ``OcrQueue`` and one ``dangan ocr-worker``
    (one reading process per core) on a redis-server started for the run;
 5. dangan queue, 2 workers: two ``dangan ocr-worker --processes 1`` (on this one machine they
@@ -389,7 +391,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tesseract", action="store_true", help="add tesseract 5 chi_sim")
     ap.add_argument("--candidate", type=Path, default=None, help="folder with rapidocr 3.x")
     ap.add_argument("--keep", type=Path, default=None, help="write the scans here and keep them")
+    ap.add_argument(
+        "--sealed", type=int, default=0, metavar="N", help="the sealed set instead, N seeds"
+    )
     args = ap.parse_args(argv)
+    if args.sealed:
+        from ocr_sealed import sealed_bench  # bench/ocr_sealed.py, beside this script
+
+        sealed_bench(args.sealed, args.keep)
+        return 0
 
     # single-image files only, so every row reads exactly the same bytes
     positions = [
