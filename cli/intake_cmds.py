@@ -1,4 +1,4 @@
-"""init, ingest, watch."""
+"""init, ingest, watch, backlog."""
 
 from __future__ import annotations
 
@@ -267,12 +267,11 @@ def backlog(
     archive_dir: Path | None,
 ) -> None:
     """归档一大批积压扫描件 (原件保留); 可随时中断, 再次运行从中断处继续。"""
-    import time
-
     from archive.intake.backlog import BacklogStatus, run_backlog
 
     archive = open_archive(archive_dir)
     archive.ensure_layout()
+    log_to_archive(archive)
     tty = sys.stderr.isatty()
     shown = {"at": 0.0}
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import threading
-from _queue import RedisServer, Worker, heartbeat, start_worker, wait_for
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from _broker import RedisServer, Worker, heartbeat, start_worker, wait_for
 from PIL import Image
 
 from indexers.extract import Extraction, extract_document
@@ -363,8 +363,7 @@ def test_pages_too_large_for_a_worker_are_refused_clearly(
 def test_a_wrong_or_unreachable_broker_is_a_clear_error(
     tmp_path: Path, scans: tuple[Path, list[ScanTruth]]
 ) -> None:
-    from _queue import free_port
-
+    from _serve import free_port
     from conftest import run_dangan
 
     url = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens there
