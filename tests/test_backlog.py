@@ -131,3 +131,20 @@ def test_a_backlog_inside_the_archives_own_records_is_refused(tmp_path: Path) ->
     assert "位于档案库的 records/ 中" in done.stderr and "不能再作为来源归档" in done.stderr
     done = run_dangan("backlog", archive, "--archive", archive)  # the archive's own root
     assert done.returncode == 14 and "不能整体作为来源归档" in done.stderr
+
+
+def test_a_hidden_file_in_the_backlog_is_told_on_every_run_never_filed(tmp_path: Path) -> None:
+    """The backlog walks its folder as intake walks the inbox (archive.intake.sources): a
+    hidden name is listed with its reason, not passed over in silence, and not filed."""
+    archive = Archive(make_archive(tmp_path / "档案库"))
+    files = _backlog(tmp_path / "积压", 1)
+    hidden = files[0].with_name(".藏起来的扫描件.pdf")
+    hidden.write_bytes(files[0].read_bytes())
+    told: list[str] = []
+    for run in (1, 2):  # the second run passes over what was filed, and tells the hidden again
+        run_backlog(
+            archive, tmp_path / "积压", None, on_outcome=lambda o: told.append(o.code or "")
+        )
+        assert told.count("hidden") == run
+    assert told.count("hidden") + told.count("") == len(files) + 2  # filed: no code
+    assert hidden.exists() and len(_records(archive.root)) == len(files)
