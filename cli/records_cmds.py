@@ -8,12 +8,11 @@ from typing import Any
 import click
 
 from archive.core.clock import local_now
-from archive.core.errors import IntegrityError, NotFoundError
+from archive.core.errors import IntegrityError
 from archive.intake.rules import rules_for_reading
 from archive.records.catalog import Catalog
-from archive.records.dossier import kind_label
+from archive.records.dossier import find_dossiers
 from archive.records.fixity import verify_records
-from archive.records.listing import dossier_listing
 from archive.records.reindex import open_catalog, reindex_catalog
 from cli.common import archive_option, emit_json, open_archive, progress
 
@@ -23,43 +22,36 @@ from cli.common import archive_option, emit_json, open_archive, progress
 @click.option("--json", "as_json", is_flag=True)
 @archive_option
 def show(key: str, as_json: bool, archive_dir: Path | None) -> None:
-    """列出一个档案(许可证号/户名/案号/会议)的卷内目录。"""
+    """列出一个档案(许可证号/户名/案号/会议)的卷内目录, 含存于别处的参见文件。"""
     archive = open_archive(archive_dir)
     rules = rules_for_reading(archive.root)
     with open_catalog(archive) as catalog:
-        out = dossier_listing(catalog, key, rules.canonical_meeting)
-    if not out:
-        raise NotFoundError(
-            f'没有找到档案 {key!r}; 可用许可证号、户名、案号、"会议名称/年份"或会议名称查询'
-        )
+        found = find_dossiers(catalog, key, rules.canonical_meeting)
     if as_json:
-        emit_json(out)
+        emit_json([d.as_dict() for d in found])
         return
-    for dossier in out:
-        folder = dossier["folder"] or "没有自己的文件夹, 只列入了存于别处的文件"
-        click.echo(f"档案 {dossier['dossier']}  ({folder})")
-        hh = dossier["household"]
+    for dossier in found:
+        folder = dossier.folder or "没有自己的文件夹, 只列入了存于别处的文件"
+        click.echo(f"档案 {dossier.key}  ({folder})")
+        hh = dossier.household
         if hh:
             click.echo(
                 f"  户名 {hh['name']}  经营者 {hh['operator'] or '-'}  类别 {hh['class'] or '-'}  "
                 f"有效期 {hh['valid_from'] or '?'} 至 {hh['valid_to'] or '?'}"
             )
         click.echo(
-            f"  {kind_label(dossier['kind'])}的文件 (不在卷内目录中):"
-            if dossier["kind"] in ("withdrawn", "destroyed")
-            else "  卷内目录:"
+            f"  {dossier.kind_label}的文件 (不在卷内目录中):" if dossier.apart else "  卷内目录:"
         )
-        for index, doc in enumerate(dossier["documents"], 1):
-            flags = "" if doc["legible"] in (None, True) else "  [不清晰]"
-            flags += "".join(
-                f"  [{f['code']}]" for f in doc["findings"] if f["code"] != "illegible"
-            )
-            if doc.get("cross_reference"):
-                flags += f"  [参见: 存于{doc['filed_in']}]"
-            code = doc["archival_code"] or "(未编档号)"
+        for doc in dossier.documents:
+            flags = "" if doc.legible in (None, True) else "  [不清晰]"
+            flags += "".join(f"  [{f['code']}]" for f in doc.flagged)
+            if doc.cross_reference:
+                flags += f"  [参见: 存于{doc.filed_in}]"
+            place = f"{doc.number:>3}." if doc.number else "参见"
+            code = doc.archival_code or "(未编档号)"
             click.echo(
-                f"  {index:>3}. {code}  {doc['doc_type'] or doc['title']:<12} "
-                f"{doc['date'] or '':<10} {doc['pages'] or '?'}页  {doc['record']}{flags}"
+                f"  {place} {code}  {doc.doc_type or doc.title:<12} "
+                f"{doc.date or '':<10} {doc.pages or '?'}页  {doc.record}{flags}"
             )
 
 

@@ -20,12 +20,15 @@ import pytest
 from conftest import json_lines, make_archive, run_dangan
 from pypdf import PdfReader
 
-from archive.core.config import ArchiveConfig
+from archive.core.config import Archive, ArchiveConfig
 from archive.core.meetings import meeting_date, normalise_meeting_name
 from archive.intake.classify import apply_classification, classify_text
 from archive.intake.pathkeys import keys_from_path
 from archive.intake.rules import Rules, load_rules
+from archive.records.catalog import Catalog
 from archive.records.corrections import meeting_folder
+from archive.records.dossier import find_dossiers, record_detail
+from archive.records.reader import ArchiveReader
 from samples.bench_archive import CASE_DOCS, case_files, mini_pdf
 from samples.minutes import Minutes, minutes_doc, sample_minutes, unconfigured, write_minutes
 from samples.scans import scan_document
@@ -307,6 +310,40 @@ def test_show_lists_a_series_and_a_case_lists_its_minutes(
     assert all(d["record"].startswith("records/会议记录/") for d in crossed)
     text = run_dangan("show", "潼烟罚〔2021〕15号", "--archive", archive).stdout
     assert "[参见: 存于会议记录 案审会/2021]" in text
+
+
+def test_one_listing_serves_the_command_line_and_the_web(
+    filed: tuple[Path, dict[str, Minutes]],
+) -> None:
+    """``find_dossiers`` lists a case with the minutes that discussed it (参见: unnumbered,
+    where they are filed); the web's reader gives the same dossiers from a server's
+    read-only catalog, ``dangan show --json`` prints exactly them, and the minutes' own record
+    names the cases that list it."""
+    archive, _ = filed
+    canonical = load_rules(archive).canonical_meeting
+    with Catalog(Archive(archive).catalog_path, readonly=True) as catalog:
+        [case] = find_dossiers(catalog, "潼烟罚[2021]第15号", canonical)
+        assert (
+            case.key == "潼烟罚〔2021〕15号"
+            and case.folder == "records/处罚案卷/潼烟罚〔2021〕15号"
+        )
+        assert {d.filed_in_key for d in case.see_also} == {"案审会/2021", "重大案件集体讨论/2021"}
+        assert {d.filed_in for d in case.see_also} == {
+            "会议记录 案审会/2021",
+            "会议记录 重大案件集体讨论/2021",
+        }
+        assert [d.number for d in case.see_also] == [0, 0]
+        assert [d.number for d in case.filed] == list(range(1, len(HEARING) + 1))
+        assert case.pages == sum(d.pages or 0 for d in case.filed)
+        assert case.summary == f"{len(HEARING)} 份文件, 参见 2 份"
+        minutes = record_detail(catalog, case.see_also[0].record_id)
+        assert ("case", "潼烟罚〔2021〕15号") in minutes.listed_in
+        assert minutes.entry.number == 1 and minutes.dossier_kind == "meeting"
+    web = ArchiveReader(Archive(archive), canonical=canonical)
+    assert [d.as_dict() for d in web.dossiers("潼烟罚〔2021〕15号")] == [case.as_dict()]
+    [support] = web.dossiers("支委会议/2022")  # a name as a clerk writes it
+    assert support.key == "支部委员会/2022"
+    assert dangan_json("show", "潼烟罚〔2021〕15号", "--archive", archive) == [case.as_dict()]
 
 
 def test_the_case_catalogue_names_its_minutes_in_the_note_sheet(

@@ -225,6 +225,23 @@ def test_admin_reader_and_auditor_each_do_their_part(server: dict[str, Any], bro
     _no_script_ran(driver)
     driver.get(f"{base}/search?q=鑫垚")
     _no_script_ran(driver)
+    # a case lists the minutes that discussed it (参见), linked to their own page
+    driver.get(f"{base}/dossier/{server['case']}")
+    see = driver.find_element(By.CSS_SELECTOR, "table.catalogue tr.see-also")
+    assert see.find_element(By.CSS_SELECTOR, "td.n").text == "参见"
+    assert "案审会记录" in see.text and "存于 会议记录 案审会/2024" in see.text
+    _no_script_ran(driver)  # the minutes' file name holds markup
+    wait.until(lambda d: d.execute_script(
+        "return [...document.querySelectorAll('td.thumb img')].every(i => i.complete && i.naturalWidth > 0)"
+    ))  # fmt: skip
+    driver.execute_script("arguments[0].scrollIntoView({block: 'end'})", see)
+    _shot(driver, "12-案卷与参见")
+    see.find_element(By.CSS_SELECTOR, "a.title").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "table.facts-table")))
+    facts = driver.find_element(By.CSS_SELECTOR, "table.facts-table").text
+    assert "同时列入" in facts and server["case"] in facts and "会议记录/案审会/2024" in facts
+    driver.find_element(By.LINK_TEXT, f"处罚案卷 {server['case']}").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "tr.see-also")))
     # what a reader may not reach
     for path, refusal in (("/log", "无权查看利用登记"), ("/users", "无权查看用户")):
         driver.get(base + path)
@@ -243,7 +260,8 @@ def test_admin_reader_and_auditor_each_do_their_part(server: dict[str, Any], bro
     seen = driver.find_element(By.CSS_SELECTOR, "table.log").text
     for label in ("登录", "检索", "查阅档案", "查阅页面", "打印卷内目录", "越权访问被拒绝", "退出"):
         assert label in seen, label
-    assert server["household"] in seen and "登记完整" in driver.page_source
+    assert server["household"] in seen and server["case"] in seen
+    assert "登记完整" in driver.page_source
     _shot(driver, "08-利用登记")
     driver.get(base + "/search?q=店")
     assert "无权检索档案" in driver.page_source

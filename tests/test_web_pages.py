@@ -9,12 +9,15 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from _web import PASSWORDS, sign_in, token_in
 from openpyxl import load_workbook
 from starlette.testclient import TestClient
 
+from archive.access.log import AccessLog, LogFilter
+from archive.access.store import AccessStore
 from archive.core.config import Archive
 from archive.records.catalog import Catalog
 from web.app import create_app
@@ -99,6 +102,41 @@ def test_a_name_or_number_leads_to_its_dossier(reader: TestClient, web_made: Any
     assert case.status_code == 303 and case.headers["location"].startswith("/dossier/%E6%BD%BC")
     meeting = reader.get(case.headers["location"])
     assert meeting.status_code == 200 and "卷内目录" in meeting.text
+
+
+def test_a_case_lists_the_minutes_that_discussed_it(reader: TestClient, web_made: Any) -> None:
+    """The case's page lists the 案审会 minutes filed in the meeting's folder as 参见, in
+    卷内 order, linked to the minutes' own page and to the meeting's dossier (as ``dangan
+    show`` lists them); their file name's markup is shown as text; the print view names
+    them apart (互见), not as a 件 of the case; the log says what was seen."""
+    root, facts = web_made
+    [minutes] = _rows(root, "dossier_key = ?", (facts["case_minutes"],))
+    page = reader.get(f"/dossier/{facts['case']}")
+    assert page.status_code == 200
+    rows = re.findall(r"<tr(?: class=\"see-also\")?>\s*<td class=\"n\">(.+?)</td>", page.text)
+    assert rows[:4] == ["1", "2", "3", "参见"]  # before the notice of the penalty, unnumbered
+    see = re.search(r'<tr class="see-also">(.+?)</tr>', page.text, re.S)
+    assert see is not None
+    row = see.group(1)
+    assert f'<a class="title" href="/record/{minutes["record_id"]}">案审会记录</a>' in row
+    assert 'href="/dossier/%E6%A1%88%E5%AE%A1%E4%BC%9A/2024">会议记录 案审会/2024</a>' in row
+    assert "&lt;img src=x onerror=window.__pwned=4&gt;案审会.pdf" in row
+    assert "<img src=x" not in page.text
+    assert "7 份文件" in page.text and "另有参见 1 份" in page.text
+    opened = reader.get(f"/record/{minutes['record_id']}").text
+    assert "同时列入" in opened
+    assert f'href="/dossier/{quote(facts["case"])}">处罚案卷 {facts["case"]}</a>' in opened
+    meeting = reader.get(f"/dossier/{facts['case_minutes']}").text
+    assert minutes["record_id"] in meeting and "参见" not in meeting
+    printed = reader.get(f"/print/{facts['case']}").text
+    listed = printed.split('<div class="see-also">')
+    assert len(listed) == 2 and "案审会记录" not in listed[0] and "合计 7 份" in listed[0]
+    assert "案审会记录" in listed[1] and "存于会议记录 案审会/2024" in listed[1]
+    log = AccessLog(AccessStore.of(Archive(root)))
+    seen = log.query(LogFilter(user="王科长", action="view_dossier"), limit=500)
+    assert any(
+        e.target == facts["case"] and e.detail == "7 份文件, 参见 1 份" for e in seen.entries
+    )
 
 
 def test_the_print_view_is_the_catalogue_alone(reader: TestClient, web_made: Any) -> None:

@@ -20,6 +20,8 @@ from archive.access.users import Users
 from archive.core.clock import Clock, local_now
 from archive.core.config import Archive
 from archive.core.errors import ArchiveError
+from archive.core.meetings import Canonical
+from archive.intake.rules import rules_for_reading
 from archive.records.reader import ArchiveReader
 from web.context import Settings, Web
 from web.errors import archive_error, http_error, server_error
@@ -74,6 +76,16 @@ async def _few_threads(app: Starlette) -> AsyncIterator[None]:
     yield
 
 
+def _bureau_meetings(archive: Archive) -> Canonical:
+    """A meeting name → the type the bureau's rules file it under, read when asked (only a
+    dossier key typed as a clerk writes it asks: the pages link the keys as filed)."""
+
+    def canonical(name: str) -> str | None:
+        return rules_for_reading(archive.root).canonical_meeting(name)
+
+    return canonical
+
+
 def create_app(
     archive: Archive,
     settings: Settings | None = None,
@@ -87,7 +99,7 @@ def create_app(
     assets = load_assets()
     web = Web(
         archive=archive,
-        reader=ArchiveReader(archive),
+        reader=ArchiveReader(archive, canonical=_bureau_meetings(archive)),
         users=Users(store),
         log=AccessLog(store),
         sessions=SessionStore(

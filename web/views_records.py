@@ -130,9 +130,7 @@ def dossier(request: Request) -> Response:
     shown = slice((number - 1) * DOSSIER_PAGE, number * DOSSIER_PAGE)
     for d in found:
         where = f"; 第 {number} 页" if pages > 1 else ""
-        web.log.record(
-            actor(request, who), "view_dossier", d.key, f"{len(d.documents)} 份文件{where}"
-        )
+        web.log.record(actor(request, who), "view_dossier", d.key, f"{d.summary}{where}")
     return render(
         request, "dossier.html", dossiers=found, key=key, shown=shown, page=number, pages=pages
     )
@@ -145,7 +143,7 @@ def print_catalogue(request: Request) -> Response:
     found = [d for d in web.reader.dossiers(key) if d.key == key and not d.apart]
     if not found:
         return RedirectResponse(web.urls("dossier", key=key), status_code=303)
-    web.log.record(actor(request, who), "print", key, f"卷内目录 {len(found[0].documents)} 份文件")
+    web.log.record(actor(request, who), "print", key, f"卷内目录 {found[0].summary}")
     printed_at = web.users.store.clock().strftime("%Y年%m月%d日 %H:%M")
     return render(request, "print.html", dossier=found[0], printed_at=printed_at)
 

@@ -30,7 +30,7 @@ from archive.paperwork.audit_xlsx import finish_sheet, sheet_head
 from archive.paperwork.render_docx import write_atomically
 from archive.paperwork.render_pdf import cjk_fonts, font_face_css
 from archive.records.catalog import Catalog
-from archive.records.listing import dossier_listing
+from archive.records.dossier import find_dossiers
 
 COLUMNS = ("序号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "备注")
 WIDTHS_MM = (12, 52, 34, 34, 72, 20, 12, 12, 29)
@@ -166,20 +166,18 @@ def dossier_catalogue(archive: Archive, catalog: Catalog, key: str) -> Catalogue
 
     The 件 filed in the dossier are listed; those filed in another dossier that belong to this
     one too (minutes of a case meeting in a case's dossier) are named in the 备考表 as 互见,
-    with their 档号 and where they are kept, as the dossier lists them (records.listing)."""
-    listed = dossier_listing(catalog, key, rules_for_reading(archive.root).canonical_meeting)
-    groups = [g for g in listed if g["kind"] != "withdrawn"]
+    with their 档号 and where they are kept, as the dossier lists them (records.dossier)."""
+    found = find_dossiers(catalog, key, rules_for_reading(archive.root).canonical_meeting)
+    groups = [d for d in found if not d.apart]
     if not groups:
         raise NotFoundError(f"没有找到档案 {key!r}; 可用许可证号、户名、案号或 “会议类型/年份”")
-    docs = groups[0]["documents"]
-    found = (catalog.by_sha(d["sha256"]) for d in docs if not d.get("cross_reference"))
-    rows = [row for row in found if row is not None]
-    out_of_it = [d for g in listed if g["kind"] == "withdrawn" for d in g["documents"]]
+    listed = (catalog.by_sha(d.record_id) for d in groups[0].filed)
+    rows = [row for row in listed if row is not None]
+    out_of_it = [d for g in found if g.kind == "withdrawn" for d in g.documents]
     seen = [
-        f"互见: {d['doc_type'] or d['title']} {d['date'] or ''} 档号 "
-        f"{d['archival_code'] or '(未编档号)'}, 存于{d['filed_in']} ({d['record']})。"
-        for d in docs
-        if d.get("cross_reference")
+        f"互见: {d.doc_type or d.title} {d.date or ''} 档号 "
+        f"{d.archival_code or '(未编档号)'}, 存于{d.filed_in} ({d.record})。"
+        for d in groups[0].see_also
     ]
     config = archive.config
     entries = []
@@ -195,7 +193,7 @@ def dossier_catalogue(archive: Archive, catalog: Catalog, key: str) -> Catalogue
         entry.group = ("", "")
         entries.append(entry)
     entries.sort(key=lambda e: e.record)
-    withdrawn = sum(d["status"] == "withdrawn" for d in out_of_it)
+    withdrawn = len(out_of_it)
     corrections = catalog.db.execute(
         "SELECT event, actor, reason, at FROM events WHERE record_id IN "
         f"({','.join('?' for _ in rows)}) AND actor != '' ORDER BY at",
@@ -212,7 +210,7 @@ def dossier_catalogue(archive: Archive, catalog: Catalog, key: str) -> Catalogue
         *seen,
         f"立卷人: ____________    检查人: ____________    立卷时间: {dt.date.today():%Y年%m月%d日}",
     ]
-    dossier = groups[0]["dossier"]
+    dossier = groups[0].key
     return Catalogue(
         title="卷内目录",
         bureau=config.bureau,

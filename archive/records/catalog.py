@@ -407,6 +407,16 @@ class Catalog:
             )
         )
 
+    def listed_in(self, record_id: str) -> list[sqlite3.Row]:
+        """The dossiers besides its own that list a record (dossier_kind, dossier_key)."""
+        return list(
+            self.db.execute(
+                "SELECT dossier_kind, dossier_key FROM crossrefs WHERE record_id = ? "
+                "ORDER BY dossier_kind, dossier_key",
+                (record_id,),
+            )
+        )
+
     def crossrefs(self) -> list[sqlite3.Row]:
         """Every cross-reference: (record_id, dossier_kind, dossier_key)."""
         return list(self.db.execute("SELECT * FROM crossrefs ORDER BY dossier_key, record_id"))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from archive.core.config import Archive
 from archive.core.errors import NotFoundError
+from archive.core.meetings import Canonical
 from archive.records.catalog import Catalog
 from archive.records.dossier import Dossier, RecordDetail, find_dossiers, record_detail
 from archive.records.finder import (
@@ -71,8 +72,9 @@ def destroyed(what: str) -> NotFoundError:
 class ArchiveReader:
     """Read-only questions to one archive, safe to share between threads."""
 
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, canonical: Canonical | None = None) -> None:
         self.archive = archive
+        self.canonical = canonical  # a meeting name → its configured type (the bureau's rules)
         self._index: SearchIndex | None = None
         self._lock = threading.Lock()
         self._options: tuple[float, FilterOptions] | None = None
@@ -133,7 +135,7 @@ class ArchiveReader:
 
     def dossiers(self, key: str) -> list[Dossier]:
         with self.catalog() as catalog:
-            return find_dossiers(catalog, key)
+            return find_dossiers(catalog, key, self.canonical)
 
     def record(self, record_id: str) -> RecordDetail:
         with self.catalog() as catalog:
