@@ -6,7 +6,7 @@ go and restic reads the mirror at its own pace while the watcher and the web app
 A hard link keeps the bytes a file had at that instant for as long as writers replace files
 by renaming them into place, which is how dangan writes every record, sidecar and roster.
 Files a program may write in place are copied instead: SQLite databases through SQLite's
-own backup (never torn, even in use), and the small files outside ``records/``, ``inbox/`` and
+own backup (never torn, even in use; the copy kept when it comes out the same as last time), and the small files outside ``records/``, ``inbox/`` and
 ``quarantine/`` (the bureau's settings, users, the access log). Where a hard link cannot be
 made (another file system, a file owned by another account) the file is copied.
 
@@ -20,6 +20,7 @@ deleted from the archive stays on disk until the next backup drops it from the m
 from __future__ import annotations
 
 import errno
+import filecmp
 import os
 import shutil
 import sqlite3
@@ -98,6 +99,9 @@ def _mirror_file(
         except sqlite3.Error:
             tmp.unlink(missing_ok=True)
             shutil.copy2(src.path, tmp)
+        if have is not None and filecmp.cmp(tmp, dest, shallow=False):
+            tmp.unlink()  # nothing written since the last copy: restic need not read it again
+            return
     else:
         shutil.copy2(src.path, tmp)
     os.replace(tmp, dest)
