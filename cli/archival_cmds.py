@@ -12,6 +12,7 @@ from archive.intake.pipeline import numbering_policy
 from archive.paperwork.stamp_copies import stamp_records
 from archive.records.numbering import number_unnumbered
 from archive.records.reindex import open_catalog
+from cli.access_log import by_note, log_action, log_actions
 from cli.common import archive_option, emit_json, open_archive, progress
 
 
@@ -29,6 +30,8 @@ def number(as_json: bool, archive_dir: Path | None) -> None:
             at=local_now().isoformat(),
             by=getpass.getuser(),
         )
+        if done:
+            log_action(archive, "number", "records/", f"编号 {len(done)} 件")
     for item in done:
         if as_json:
             emit_json(item)
@@ -49,6 +52,13 @@ def stamp(records: tuple[str, ...], force: bool, as_json: bool, archive_dir: Pat
     wanted = [r.removeprefix("records/") for r in records] or None
     with archive.writer_lock(), open_catalog(archive) as catalog, progress("盖章") as bar:
         report = stamp_records(archive, catalog, wanted, force=force, progress=bar)
+    if report.stamped or report.failed:
+        log_action(
+            archive,
+            "stamp",
+            "、".join(records) or "records/",
+            f"盖章 {len(report.stamped)} 件, 失败 {len(report.failed)} 件",
+        )
     if as_json:
         emit_json(report.as_dict())
         return
@@ -103,6 +113,11 @@ def catalogue(
             stem = "卷内目录_" + "".join(c if c.isalnum() else "_" for c in str(dossier))
     pdf = write_catalogue_pdf(cat, folder / f"{stem}.pdf")
     xlsx = write_catalogue_xlsx(cat, folder / f"{stem}.xlsx")
+    made = f"{len(cat.entries)} 件 → {pdf.name}、{xlsx.name}"
+    if dossier is not None:  # the 卷内目录 to print, as the web's print view
+        log_action(archive, "print", str(dossier), f"卷内目录 {made}")
+    else:
+        log_action(archive, "generate", f"{year}年归档文件目录", made)
     data = {"pdf": str(pdf), "xlsx": str(xlsx), "entries": len(cat.entries), "title": cat.title}
     if as_json:
         emit_json(data)
@@ -134,6 +149,12 @@ def export_metadata_cmd(
         for r in rows
     ]
     written = export_metadata(sides, archive.config.bureau, out)
+    log_action(
+        archive,
+        "generate",
+        "元数据 XML (DA/T 46)",
+        f"{len(written)} 件{f' ({year}年)' if year else ''} → {out}",
+    )
     if as_json:
         emit_json({"out": str(out), "files": len(written)})
     else:
@@ -200,6 +221,17 @@ def destroy(
         )
         xlsx, pdf = write_register(
             destroyed_sidecars(archive), archive.config.bureau, archive.root / "报告"
+        )
+        log_actions(
+            archive,
+            [
+                (
+                    "destroy",
+                    item.record,
+                    f"{item.archival_code}; 原因: {reason}; 批准人 {approver}{by_note(by)}",
+                )
+                for item in done
+            ],
         )
     for item in done:
         if as_json:

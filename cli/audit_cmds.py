@@ -22,6 +22,7 @@ from archive.assess.criteria_import import check_criteria
 from archive.assess.score import STATUS_LABELS, ScoreReport, score_with
 from archive.core.errors import ValidationError
 from archive.records.reindex import open_catalog
+from cli.access_log import log_action
 from cli.common import archive_option, emit_json, open_archive, when_options, year_and_day
 from cli.scoring import announced_inputs
 
@@ -88,6 +89,9 @@ def audit(
     """自查: 列出每个问题、所在档案、影响的评分子项和处理办法。"""
     inputs, report = _run(archive_dir, year, as_of, criteria, metrics, not no_fixity)
     findings = report.findings
+    log_action(
+        open_archive(archive_dir), "view_audit", f"{report.year}年", f"{len(findings)} 条问题"
+    )
     if xlsx_path is not None:
         from archive.paperwork.audit_xlsx import write_audit_xlsx
 
@@ -146,6 +150,12 @@ def score(
 ) -> None:
     """自评打分: 每个评分子项的达标情况、得分、证明材料和缺项。"""
     inputs, report = _run(archive_dir, year, as_of, criteria, metrics, False)
+    log_action(
+        open_archive(archive_dir),
+        "view_audit",
+        f"{report.year}年",
+        f"自评 {report.total_earned:g}/{report.total_possible:g} 分",
+    )
     if as_json:
         emit_json({**report.as_dict(), "standard_file": str(inputs.standard_path)})
         return
@@ -195,6 +205,12 @@ def criteria_import(file: Path, out: Path | None, archive_dir: Path | None) -> N
     target = import_criteria_file(archive, file, out)
     inputs = load_inputs(archive, criteria=target)
     std = inputs.standard
+    log_action(
+        archive,
+        "import",
+        "评分标准",
+        f"已导入评分标准 {std.name}: {len(std.criteria)} 个子项, {std.points:g} 分 ({file.name})",
+    )
     click.echo(
         f"已导入 {std.name}: {len(std.areas)} 个考核项目, {len(std.criteria)} 个子项, "
         f"{std.points:g} 分 → {target}"
@@ -231,6 +247,7 @@ def findings_import(file: Path, archive_dir: Path | None) -> None:
     archive = open_archive(archive_dir)
     inputs = load_inputs(archive)
     target, count = import_findings_file(archive, file, inputs.standard)
+    log_action(archive, "import", "检查发现", f"已导入检查发现: {count} 条 ({file.name})")
     click.echo(f"已导入 {count} 条问题 → {target}")
 
 
@@ -304,6 +321,7 @@ def metrics_import(file: Path, archive_dir: Path | None) -> None:
     archive = open_archive(archive_dir)
     inputs = load_inputs(archive)
     target, count = import_metrics_file(archive, file, inputs.standard)
+    log_action(archive, "import", "自查数据", f"已导入自查数据: {count} 个指标 ({file.name})")
     click.echo(f"已导入 {count} 个指标 → {target}")
 
 

@@ -21,6 +21,7 @@ from archive.ops.backup_config import (
     read_password_file,
 )
 from archive.ops.restic import is_remote
+from cli.access_log import log_action
 from cli.common import archive_option, emit_json, open_archive, progress
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -360,6 +361,12 @@ def _restore_whole(
         )
     password = _password(settings, password_stdin, new_ok=False)
     result = restore_archive(settings, password, dest, snapshot=snapshot, archive=archive)
+    log_action(  # in the restored archive's own log, after the entries the backup held
+        Archive(Path(result.to)),
+        "restore",
+        "整个档案库",
+        f"自快照 {result.snapshot} ({result.snapshot_time[:19]}): 档案 {result.records} 份",
+    )
     if as_json:
         emit_json(result.as_dict())
         return
@@ -405,6 +412,13 @@ def _restore_dossier(
                 f"{len(plan.newer)} 个文件在现有档案库中比备份新, 用备份覆盖它们吗?", default=False
             )
         applied = plan.apply(overwrite_newer=overwrite)
+        kept = f", 保留较新的 {len(plan.kept_newer)} 个" if plan.kept_newer else ""
+        log_action(
+            archive,
+            "restore",
+            key,
+            f"自快照 {plan.snapshot.short_id}: 恢复 {len(applied)} 个文件{kept}",
+        )
         if as_json:
             emit_json(
                 {

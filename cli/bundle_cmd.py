@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 
 from archive.core.errors import UsageError
+from archive.ops.materials import material_label
 from archive.packet.make import make_packet
+from cli.access_log import log_action
 from cli.common import archive_option, emit_json, open_archive, progress, when_options, year_and_day
 from cli.scoring import announced_inputs
 
@@ -76,6 +78,7 @@ def bundle(
             progress=stage,
         )
     data = made.data
+    log_action(archive, "generate", material_label("packet", y, None), f"完成: {made.bag}")
     if as_json:
         emit_json(data)
         return

@@ -29,6 +29,7 @@ from archive.records.corrections import (
 )
 from archive.records.reindex import open_catalog
 from archive.records.search_sync import sync_index
+from cli.access_log import by_note, log_action, log_actions
 from cli.common import archive_option, emit_json, open_archive
 
 _OPS = {
@@ -72,8 +73,21 @@ def _correcting(archive_dir: Path | None, wait: float) -> Iterator[tuple[Archive
         yield archive, catalog
 
 
-def _report(done: list[Corrected], archive: Archive, catalog: Catalog, as_json: bool) -> None:
+def _report(
+    done: list[Corrected],
+    archive: Archive,
+    catalog: Catalog,
+    as_json: bool,
+    what: str,
+    reason: str,
+    by: str | None,
+) -> None:
+    """The index brought up to date, the access log told (as the web's 更正 page tells
+    it), then what was done printed."""
     sync_index(archive, catalog, changed=[d.record_id for d in done])
+    log_actions(
+        archive, [("correct", d.record, d.log_detail(what, reason) + by_note(by)) for d in done]
+    )
     for item in done:
         if as_json:
             emit_json(item.as_dict())
@@ -112,7 +126,7 @@ def move(
             policy=numbering_policy(archive),
             canonical=load_rules(archive.root).canonical_meeting,
         )
-        _report(done, archive, catalog, as_json)
+        _report(done, archive, catalog, as_json, "move", reason, by)
 
 
 def _move_one(
@@ -159,7 +173,7 @@ def edit(
             policy=numbering_policy(archive),
             canonical=rules.canonical_meeting,
         )
-        _report([done], archive, catalog, as_json)
+        _report([done], archive, catalog, as_json, "edit", reason, by)
 
 
 @click.command()
@@ -176,7 +190,7 @@ def withdraw(
     """把一份档案撤出其档案 (移入 records/已撤出/, 保留档号并注明, 仍受校验)。"""
     with _correcting(archive_dir, wait) as (archive, catalog):
         done = withdraw_record(archive, catalog, record, actor=_actor(by), reason=reason)
-        _report([done], archive, catalog, as_json)
+        _report([done], archive, catalog, as_json, "withdraw", reason, by)
 
 
 @click.command()
@@ -203,7 +217,7 @@ def replace(
         done = replace_scan(
             archive, catalog, record, new_scan, actor=_actor(by), reason=reason, intake=intake
         )
-        _report(done, archive, catalog, as_json)
+        _report(done, archive, catalog, as_json, "replace", reason, by)
 
 
 @click.command()
@@ -237,7 +251,7 @@ def split(
         done = split_scan(
             archive, catalog, record, parts, actor=_actor(by), reason=reason, intake=intake
         )
-        _report(done, archive, catalog, as_json)
+        _report(done, archive, catalog, as_json, "split", reason, by)
 
 
 @click.command("history")
@@ -250,6 +264,10 @@ def history_cmd(record: str, as_json: bool, archive_dir: Path | None) -> None:
     with open_catalog(archive) as catalog:
         path, side = locate(archive, catalog, record)
     events = history(side)
+    shown = f"records/{path.relative_to(archive.records).as_posix()}"
+    log_action(
+        archive, "view_record", shown, f"历史 ({(side.get('dossier') or {}).get('key', '')})"
+    )
     if as_json:
         emit_json(
             {

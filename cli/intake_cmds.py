@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import sys
@@ -11,14 +12,15 @@ from pathlib import Path
 
 import click
 
-from archive.core.config import CONFIG_NAME, init_archive
-from archive.core.errors import UsageError
+from archive.core.config import CONFIG_NAME, Archive, init_archive
+from archive.core.errors import ArchiveError, UsageError
 from archive.intake.intake import DiskFull, Outcome
 from archive.intake.pipeline import after_batch, extractor_for, make_intake
 from archive.intake.settling import DEFAULT_WAIT_SECONDS, Waiting, ingest_inbox
 from archive.intake.watch_lock import hold_watch_lock
 from archive.intake.watcher import Watcher
 from archive.records.reindex import open_catalog
+from cli.access_log import log_action
 from cli.common import archive_option, emit_json, log_to_archive, open_archive
 
 _LABEL = {
@@ -93,6 +95,20 @@ def _print_outcome(outcome: Outcome, as_json: bool) -> None:
     if outcome.reason:
         line += f"  ({outcome.reason})"
     click.echo(line)
+
+
+def _log_ingest(
+    archive: Archive, paths: tuple[Path, ...], outcomes: list[Outcome], note: str = ""
+) -> str:
+    """One access-log entry for the run (none when it found nothing); returns the counts."""
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
+    summary = ", ".join(f"{_LABEL.get(k, k)} {v}" for k, v in counts.items()) or "收件箱为空"
+    if outcomes:
+        asked = "、".join(str(p) for p in paths) or "inbox/"
+        log_action(archive, "ingest", asked, f"共 {len(outcomes)} 个文件: {summary}{note}")
+    return summary
 
 
 @click.command()
@@ -182,17 +198,16 @@ def ingest(
         except DiskFull as exc:  # say what was done before the disk filled, then fail
             for outcome in exc.done:
                 _print_outcome(outcome, as_json)
+            with contextlib.suppress(ArchiveError):  # the log is on that disk too
+                _log_ingest(archive, paths, exc.done, "; 磁盘已满, 其余未归档")
             raise
         finally:
             shown.close()
         after_batch(archive, catalog)
+    summary = _log_ingest(archive, paths, outcomes)
     for outcome in outcomes:
         _print_outcome(outcome, as_json)
     if not as_json:
-        counts: dict[str, int] = {}
-        for outcome in outcomes:
-            counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
-        summary = ", ".join(f"{_LABEL.get(k, k)} {v}" for k, v in counts.items()) or "收件箱为空"
         click.echo(f"共 {len(outcomes)} 个文件: {summary}", err=True)
 
 
@@ -301,6 +316,8 @@ def backlog(
         ", ".join(f"{_LABEL.get(k, k)} {v}" for k, v in status.counts.items())
         or "没有需要处理的文件"
     )
+    if status.counts:
+        log_action(archive, "ingest", str(folder), f"积压扫描件, 本次: {counts}")
     click.echo(f"本次: {counts}", err=True)
 
 

@@ -14,6 +14,7 @@ from archive.records.catalog import Catalog
 from archive.records.dossier import find_dossiers
 from archive.records.fixity import verify_records
 from archive.records.reindex import open_catalog, reindex_catalog
+from cli.access_log import log_action, log_actions
 from cli.common import archive_option, emit_json, open_archive, progress
 
 
@@ -27,6 +28,7 @@ def show(key: str, as_json: bool, archive_dir: Path | None) -> None:
     rules = rules_for_reading(archive.root)
     with open_catalog(archive) as catalog:
         found = find_dossiers(catalog, key, rules.canonical_meeting)
+    log_actions(archive, [("view_dossier", d.key, d.summary) for d in found])
     if as_json:
         emit_json([d.as_dict() for d in found])
         return
@@ -104,6 +106,12 @@ def verify(
             clock_iso=lambda: local_now().isoformat(),
             progress=bar,
         )
+    if record_events:  # the sidecars of the sound ones now say so
+        problems = len(report.changed) + len(report.missing) + len(report.damaged)
+        problems += len(report.unexpected) + len(report.uncatalogued)
+        log_action(
+            archive, "verify", "records/", f"已校验 {report.checked} 份, 发现问题 {problems} 处"
+        )
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -180,6 +188,7 @@ def households_import(file: Path, as_json: bool, archive_dir: Path | None) -> No
     archive = open_archive(archive_dir)
     before = archive.config.area_codes
     imported = import_roster(archive, file)
+    log_action(archive, "import", "名册", f"已导入名册: {imported} 户 ({file.name})")
     codes = archive.config.area_codes
     if as_json:
         emit_json(
@@ -221,6 +230,7 @@ def quarantine_list(as_json: bool, archive_dir: Path | None) -> None:
     archive = open_archive(archive_dir)
     with open_catalog(archive) as catalog:
         rows = [dict(r) for r in catalog.quarantined()]
+    log_action(archive, "view_quarantine", "quarantine/", f"{len(rows)} 个文件")
     if as_json:
         emit_json(rows)
         return

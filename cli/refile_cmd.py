@@ -10,6 +10,7 @@ from archive.intake.classify import make_classifier
 from archive.intake.pipeline import numbering_policy
 from archive.intake.refile import refile_tray, tray_records
 from archive.records.reindex import open_catalog
+from cli.access_log import log_actions
 from cli.common import archive_option, emit_json, open_archive
 
 
@@ -27,6 +28,13 @@ def refile(as_json: bool, archive_dir: Path | None) -> None:
             numbering=numbering_policy(archive),
         )
         left = len(tray_records(archive))
+        log_actions(
+            archive,
+            [
+                ("assign", m.record, f"重新识别后归入 {m.dossier_key}; 原为 {m.source}")
+                for m in moved
+            ],
+        )
     for item in moved:
         if as_json:
             emit_json(item.as_dict())

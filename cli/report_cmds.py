@@ -10,9 +10,11 @@ from typing import Any, TypeVar
 import click
 
 from archive.core.errors import UsageError
+from archive.ops.materials import material_label
 from archive.paperwork.reports.build import build_report, open_context, write_report
 from archive.paperwork.reports.context import month_end, parse_day, parse_month
 from archive.paperwork.reports.narrative import split_names
+from cli.access_log import log_action
 from cli.common import CRITERIA_OPTION, METRICS_OPTION, archive_option, emit_json, open_archive
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -115,6 +117,8 @@ def _generate(kind: str, opts: dict[str, Any], **build: Any) -> None:
         from archive.paperwork.reports.selfcheck import save_snapshot
 
         paths.append(save_snapshot(archive.root, report.data["snapshot"]))
+    made = "、".join(p.name for p in paths)
+    log_action(archive, "generate", material_label(kind, y, m), f"完成: {made}")
     if opts["as_json"]:
         emit_json({**report.as_dict(), "files": [str(p) for p in paths]})
     else:

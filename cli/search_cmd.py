@@ -9,6 +9,7 @@ import click
 from archive.records.finder import SearchRequest
 from archive.records.reindex import open_catalog
 from archive.records.search_sync import search_archive
+from cli.access_log import log_action
 from cli.common import archive_option, emit_json, open_archive
 
 _HELP = """检索档案: 户名、姓名、地址、品牌、许可证号(或其后几位)、案号(任何写法)、任意两个以上的字。
@@ -30,6 +31,7 @@ def search(query: tuple[str, ...], limit: int, as_json: bool, archive_dir: Path 
     text = " ".join(query)
     with open_catalog(archive) as catalog:
         result = search_archive(archive, catalog, SearchRequest(q=text, per_page=limit))
+    log_action(archive, "search", text, f"共 {result.total} 条")
     if as_json:
         emit_json(result.as_dict())
         return

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from pathlib import Path
 
 import click
 
-from archive.access.log import Actor
 from archive.access.roles import ROLES
 from archive.access.store import AccessStore
 from archive.access.users import Users
 from archive.core.errors import UsageError
+from cli.access_log import cli_actor
 from cli.common import archive_option, emit_json, open_archive
 
 _ROLE_HELP = ", ".join(f"{k} {v}" for k, v in ROLES.items())
@@ -20,14 +19,6 @@ _ROLE_HELP = ", ".join(f"{k} {v}" for k, v in ROLES.items())
 
 def _users(archive_dir: Path | None) -> Users:
     return Users(AccessStore.of(open_archive(archive_dir)))
-
-
-def _actor() -> Actor:
-    try:
-        account = getpass.getuser()
-    except (KeyError, OSError):
-        account = "?"
-    return Actor(f"命令行:{account}", "", "本机")
 
 
 def _password(from_stdin: bool) -> str:
@@ -51,7 +42,7 @@ def users() -> None:
 @archive_option
 def users_add(name: str, role: str, password_stdin: bool, archive_dir: Path | None) -> None:
     """新建用户。第一个系统管理员用这条命令创建, 其余可在网页“用户”中创建。"""
-    user = _users(archive_dir).add(name, role, _password(password_stdin), actor=_actor())
+    user = _users(archive_dir).add(name, role, _password(password_stdin), actor=cli_actor())
     click.echo(f"已新建用户 {user.name} ({user.role_label})")
 
 
@@ -61,7 +52,7 @@ def users_add(name: str, role: str, password_stdin: bool, archive_dir: Path | No
 @archive_option
 def users_passwd(name: str, password_stdin: bool, archive_dir: Path | None) -> None:
     """重设用户的密码 (同时解除锁定)。"""
-    _users(archive_dir).set_password(name, _password(password_stdin), actor=_actor())
+    _users(archive_dir).set_password(name, _password(password_stdin), actor=cli_actor())
     click.echo(f"已重设 {name} 的密码")
 
 
@@ -70,7 +61,7 @@ def users_passwd(name: str, password_stdin: bool, archive_dir: Path | None) -> N
 @archive_option
 def users_disable(name: str, archive_dir: Path | None) -> None:
     """停用用户 (不能再登录; 已登录的会话随即失效)。"""
-    _users(archive_dir).set_active(name, False, actor=_actor())
+    _users(archive_dir).set_active(name, False, actor=cli_actor())
     click.echo(f"已停用 {name}")
 
 
@@ -79,7 +70,7 @@ def users_disable(name: str, archive_dir: Path | None) -> None:
 @archive_option
 def users_enable(name: str, archive_dir: Path | None) -> None:
     """重新启用用户。"""
-    _users(archive_dir).set_active(name, True, actor=_actor())
+    _users(archive_dir).set_active(name, True, actor=cli_actor())
     click.echo(f"已启用 {name}")
 
 
@@ -88,7 +79,7 @@ def users_enable(name: str, archive_dir: Path | None) -> None:
 @archive_option
 def users_unlock(name: str, archive_dir: Path | None) -> None:
     """解除因多次密码错误而锁定的账户。"""
-    _users(archive_dir).unlock(name, actor=_actor())
+    _users(archive_dir).unlock(name, actor=cli_actor())
     click.echo(f"已解除 {name} 的锁定")
 
 

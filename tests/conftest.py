@@ -20,10 +20,15 @@ DANGAN = Path(sys.executable).with_name("dangan")
 
 
 def run_dangan(
-    *args: str | Path, cwd: Path | None = None, timeout: float = 600, input_text: str | None = None
+    *args: str | Path,
+    cwd: Path | None = None,
+    timeout: float = 600,
+    input_text: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``dangan`` console script, capturing output (*input_text*: stdin)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    """Run the installed ``dangan`` console script, capturing output (*input_text*: stdin;
+    *env*: variables set besides this process's)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(
         [str(DANGAN), *map(str, args)],
         capture_output=True,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
+import pwd
 import sqlite3
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from archive.access.users import LOCK_MINUTES, MAX_FAILED, Users
 from archive.core.config import Archive
 from archive.core.errors import AuthenticationError, Forbidden, NotFoundError, UsageError
 from archive.paperwork.access_xlsx import access_log_xlsx
+from samples.bench_archive import current_households, household_files
 
 CLI = Actor("命令行:测试", "", "本机")
 
@@ -311,3 +314,49 @@ def test_users_from_the_command_line(archive_dir: Path) -> None:
     log = AccessLog(AccessStore.of(Archive(archive_dir))).query(LogFilter())
     assert [e.action for e in reversed(log.entries)] == ["user_add", "user_passwd", "login"]
     assert log.entries[-1].user.startswith("命令行:")
+
+
+def test_a_correction_from_the_command_line_is_in_the_access_log(archive_dir: Path) -> None:
+    """``dangan withdraw`` (the real console script) writes the access log as the web's 更正
+    page does: the OS account that ran it (by its user id: $USER is not believed; the
+    account sudo was run from beside it), the action, the record, the reason and the named
+    operator; ``dangan show`` is logged as the web's dossier page is; the chain, appended to
+    by the command line between the web's entries, still verifies."""
+    household = current_households(1, 2024, seed=3)[0]
+    household_files(archive_dir / "inbox", household)
+    plain = {"SUDO_USER": ""}  # as when the tests themselves run under sudo
+    filed = run_dangan("ingest", "--archive", archive_dir, env=plain)
+    assert filed.returncode == 0, filed.stderr
+    log = AccessLog(AccessStore.of(Archive(archive_dir)))
+    log.record(Actor("王科长", "reader", "10.0.0.5"), "search", household.name)  # the web's
+    shown = run_dangan("show", household.licence_no, "--json", "--archive", archive_dir, env=plain)
+    [dossier] = json.loads(shown.stdout)
+    record = dossier["documents"][-1]
+    account = pwd.getpwuid(os.getuid()).pw_name
+    done = run_dangan(
+        "withdraw", record["record"], "--reason", "重复扫描", "--by", "张档案", "--json",
+        "--archive", archive_dir, env={"USER": "冒名者", "LOGNAME": "冒名者", "SUDO_USER": "张档案"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    withdrawn = json.loads(done.stdout)
+    assert withdrawn["record"].startswith("records/已撤出/")
+    log.record(Actor("王科长", "reader", "10.0.0.5"), "logout", "王科长")  # and the web's again
+
+    check = log.verify()
+    assert check.ok and check.entries == 5, check.problems
+    entries = list(reversed(log.query(LogFilter(), limit=10).entries))
+    assert [e.action for e in entries] == ["ingest", "search", "view_dossier", "correct", "logout"]
+    cli = f"命令行:{account}"
+    ingest, _, view, correct, _ = entries
+    assert (ingest.user, ingest.address) == (cli, "本机") and "已归档" in ingest.detail
+    assert (view.user, view.target) == (cli, household.licence_no)
+    assert view.detail == f"{len(dossier['documents'])} 份文件"
+    assert (
+        correct.user == f"{cli} (sudo 张档案)" and correct.role == "" and correct.address == "本机"
+    )
+    assert correct.target == withdrawn["record"]
+    assert correct.detail.startswith("撤出: ") and "原因: 重复扫描" in correct.detail
+    assert correct.detail.endswith("; 经办人 张档案")
+    assert "冒名者" not in "".join(e.user for e in entries)
+    by_action = log.query(LogFilter(action="correct", text=withdrawn["record"]))
+    assert [e.seq for e in by_action.entries] == [correct.seq]  # the auditor's filter finds it

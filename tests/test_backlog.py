@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import DANGAN, json_lines, make_archive, run_dangan
 
+from archive.access.log import AccessLog, LogFilter
+from archive.access.store import AccessStore
 from archive.core.config import Archive
 from archive.intake.backlog import BacklogStatus, run_backlog
 from samples.bench_archive import current_households, household_files
@@ -61,6 +63,11 @@ def test_a_backlog_is_filed_once_with_progress_and_a_second_run_passes_over_it(
     records = _records(archive)
     assert len(records) == len(files)
     assert not any(e["event"] == "duplicate" for r in records for e in r["events"])  # type: ignore[index, union-attr]
+    # the access log has the run that filed them (the second filed nothing: no entry)
+    log = AccessLog(AccessStore.of(Archive(archive)))
+    [run] = log.query(LogFilter(action="ingest")).entries
+    assert run.target == str(tmp_path / "积压") and f"已归档 {len(files)}" in run.detail
+    assert run.user.startswith("命令行:") and log.verify().ok
 
 
 def test_a_backlog_run_killed_halfway_takes_up_where_it_stopped(tmp_path: Path) -> None:

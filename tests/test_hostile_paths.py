@@ -25,6 +25,9 @@ import pytest
 from _hostile import CANARY_TEXT, Outside, dangan_bounded, within
 from conftest import json_lines, run_dangan
 
+from archive.access.log import AccessLog, LogFilter
+from archive.access.store import AccessStore
+from archive.core.config import Archive
 from samples.badfiles import _pdf
 
 YEAR = dt.date.today().year
@@ -96,7 +99,11 @@ def test_report_names_from_data_stay_in_the_reports_folder(
     assert files and all(f.resolve().parent == reports for f in files)
     assert all("检查组检查整改情况报告" in f.name for f in files)
     new = {p for p in archive_dir.parent.rglob("*") if ".dangan" not in p.parts} - before
+    access = archive_dir / "access"  # the access log, which says what was generated
+    new = {p for p in new if p != access and access not in p.parents}
     assert {p.resolve() for p in new} <= {reports, *(f.resolve() for f in files)}
+    [made] = AccessLog(AccessStore.of(Archive(archive_dir))).query(LogFilter()).entries
+    assert made.action == "generate" and all(f.name in made.detail for f in files)
     outside.assert_untouched()
 
 

@@ -67,7 +67,10 @@ def test_home_shows_the_backup_and_users_and_log_come_back_from_it(
     assert {u.name: u.role for u in users.list()} == ROLES
     log = AccessLog(store)
     check = log.verify()
-    assert check.ok and check.entries == entries  # every entry up to the backup
+    assert check.ok and check.entries == entries + 1  # every entry up to the backup, then:
+    [restored_by] = log.query(LogFilter(), limit=1).entries
+    assert restored_by.action == "restore" and restored_by.user.startswith("命令行:")
+    assert restored_by.target == "整个档案库" and "快照" in restored_by.detail
     searched = log.query(LogFilter(user="王科长", action="search"), limit=10).entries
     assert [e.target for e in searched] == ["鑫垚"]
     # and the web app on the restored archive signs the same people in

@@ -21,6 +21,7 @@ from archive.intake.rescan import page_parts, replace_scan, split_scan
 from archive.intake.rules import load_rules
 from archive.records.catalog import Catalog
 from archive.records.corrections import (
+    CORRECTIONS,
     Changes,
     Corrected,
     edit_record,
@@ -32,14 +33,6 @@ from archive.records.search_sync import sync_index
 from web.context import Viewer, actor, app_parts, checked_form, render, require
 from web.errors import status_of
 from web.work import checked_upload_form, drop_staged, intake, staged_file, writing
-
-OPS = {
-    "move": "移入另一档案",
-    "edit": "更正类型、日期或题名",
-    "withdraw": "撤出",
-    "replace": "以重新扫描件替换",
-    "split": "按页拆分",
-}
 
 
 def correct_page(
@@ -56,7 +49,7 @@ def correct_page(
         detail=detail,
         types=sorted(load_rules(web.archive.root).types),
         message=message,
-        ops=OPS,
+        ops=CORRECTIONS,
         sent=dict(form or {}),
     )
 
@@ -65,7 +58,7 @@ def _run(
     request: Request, who: Viewer, what: str, act: Callable[[Catalog], list[Corrected]]
 ) -> list[Corrected]:
     web = app_parts(request)
-    with writing(web.archive, who, f"更正档案 ({OPS[what]})") as catalog:
+    with writing(web.archive, who, f"更正档案 ({CORRECTIONS[what]})") as catalog:
         done = act(catalog)
         sync_index(web.archive, catalog, changed=[d.record_id for d in done])
         return done
@@ -83,7 +76,7 @@ async def correct(request: Request) -> Response:
         form = await checked_form(request, who)
     what = str(form.get("do", ""))
     reason = str(form.get("reason", "")).strip()
-    if what not in OPS:
+    if what not in CORRECTIONS:
         raise UsageError("不支持的更正")
     rules = load_rules(archive.root)
     types = type_dossiers_from(rules.types)
@@ -131,7 +124,9 @@ async def correct(request: Request) -> Response:
         status = status_of(exc)[0]
         if status not in (400, 404, 409, 422):
             raise
-        web.log.record(actor(request, who), "correct", sha, f"{OPS[what]} 未完成: {exc.message}")
+        web.log.record(
+            actor(request, who), "correct", sha, f"{CORRECTIONS[what]} 未完成: {exc.message}"
+        )
         return await run_in_threadpool(correct_page, request, status, exc.message, form)
     finally:
         if staged is not None:
@@ -141,7 +136,7 @@ async def correct(request: Request) -> Response:
             actor(request, who),
             "correct",
             item.record,
-            f"{OPS[what]}: {item.detail}; 原因: {reason}",
+            item.log_detail(what, reason),
         )
     return RedirectResponse(web.urls("record", sha=done[0].record_id), status_code=303)
 

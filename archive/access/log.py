@@ -19,7 +19,7 @@ import hashlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +59,13 @@ LOG_ACTIONS: dict[str, str] = {
     "generate_failed": "生成材料失败",
     "view_audit": "查看自查结果",
     "import": "导入名册或评分标准",
+    # what only the command line does (cli/access_log.py; the web's codes above serve both)
+    "ingest": "收件归档",
+    "number": "编档号",
+    "stamp": "加盖归档章",
+    "destroy": "销毁",
+    "verify": "校验并记入历史",
+    "restore": "从备份恢复",
 }
 
 _GENESIS = "0" * 64
@@ -226,6 +233,13 @@ class AccessLog:
     def record(self, actor: Actor, action: str, target: str = "", detail: str = "") -> int:
         with self.store.write() as db:
             return append(db, self.store.now_iso(), actor, action, target, detail)
+
+    def record_all(self, actor: Actor, entries: Iterable[tuple[str, str, str]]) -> list[int]:
+        """Several entries (action, target, detail) by one actor, in one transaction: all or
+        none (a command that changed many records)."""
+        with self.store.write() as db:
+            at = self.store.now_iso()
+            return [append(db, at, actor, *entry) for entry in entries]
 
     def query(self, f: LogFilter, *, offset: int = 0, limit: int = 50) -> LogPage:
         """Entries matching *f*, newest first."""

@@ -50,6 +50,16 @@ class StateError(UsageError):
     """The record is in a state the correction does not apply to (e.g. already withdrawn)."""
 
 
+#: The corrections, by the name both doors give them (``dangan move``, the page's "move").
+CORRECTIONS = {
+    "move": "移入另一档案",
+    "edit": "更正类型、日期或题名",
+    "withdraw": "撤出",
+    "replace": "以重新扫描件替换",
+    "split": "按页拆分",
+}
+
+
 @dataclass
 class Corrected:
     """What one correction did (one JSON object of the CLI's ``--json``)."""
@@ -63,6 +73,10 @@ class Corrected:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def log_detail(self, what: str, reason: str) -> str:
+        """The access log's words for it (``what``: a key of :data:`CORRECTIONS`)."""
+        return f"{CORRECTIONS[what]}: {self.detail}; 原因: {reason}"
 
 
 # --------------------------------------------------------------------------- finding records
