@@ -60,8 +60,13 @@ _FULLWIDTH.update({0xFF41 + i: 0x61 + i for i in range(26)})
 _FULLWIDTH.update({0x3000: 0x20, 0xFF0D: 0x2D, 0xFF0E: 0x2E, 0xFF0F: 0x2F, 0xFF1A: 0x3A})
 
 
+_HAS_FULLWIDTH = re.compile("[" + "".join(map(chr, sorted(_FULLWIDTH))) + "]")
+
+
 def to_halfwidth(text: str) -> str:
     """Full-width digits, Latin letters, space and ``-./:`` to their ASCII forms."""
+    if _HAS_FULLWIDTH.search(text) is None:  # most lines: no table look-up for each character
+        return text
     return text.translate(_FULLWIDTH)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,17 +112,21 @@ def _head(pages: list[list[str]], count: int) -> list[str]:
 def _fuzzy_spans(word: str, line: str) -> list[tuple[int, int]]:
     """Spans of ``line`` equal to ``word`` but for one character (OCR misread one)."""
     n = len(word)
-    if n < 4:
+    if n < 4 or len(line) < n:
         return []
+    # one character off: the other half of the word is there exactly, so only the places
+    # where either half occurs are worth comparing
+    half = n // 2
+    starts: set[int] = set()
+    for piece, offset in ((word[:half], 0), (word[half:], half)):
+        at = line.find(piece)
+        while at >= 0:
+            if 0 <= at - offset <= len(line) - n:
+                starts.add(at - offset)
+            at = line.find(piece, at + 1)
     out = []
-    for start in range(len(line) - n + 1):
-        wrong = 0
-        for a, b in zip(word, line[start : start + n], strict=True):
-            if a != b:
-                wrong += 1
-                if wrong > 1:
-                    break
-        if wrong == 1:
+    for start in sorted(starts):
+        if sum(a != b for a, b in zip(word, line[start : start + n], strict=True)) == 1:
             out.append((start, start + n))
     return out
 
@@ -131,6 +136,9 @@ def _title_winners(line: str, rules: Rules, *, fuzzy: bool) -> set[str]:
 
     Chinese titles put their head noun last: 烟草专卖零售许可证申请表 is an 申请表.
     """
+    screen = rules.title_screen
+    if not fuzzy and screen is not None and screen.search(line) is None:
+        return set()
     hits: list[tuple[int, int, str]] = []
     for rule in rules.types.values():
         for pattern in rule.titles:
@@ -308,6 +316,7 @@ def _read_minutes(
 # ---------------------------------------------------------------- labelled values
 
 
+@functools.lru_cache(maxsize=256)
 def _label_regex(labels: tuple[str, ...], *, line_start: bool) -> re.Pattern[str] | None:
     if not labels:
         return None
@@ -633,7 +642,6 @@ def recover_keys(
     partial reading and the candidates go in the notes, the tray's reason."""
     if c.empty:
         return keys, []
-    lines = [ln for page in _pages(text) for ln in page]
     new = dataclasses.replace(keys, notes=list(keys.notes))
     found = None
     if (
@@ -641,12 +649,13 @@ def recover_keys(
         and not c.licence_no
         and keys.licence_no in (None, c.retailer_licence)  # none on the path
     ):
+        lines = [ln for page in _pages(text) for ln in page]
         readings = partial_licences(_labelled(lines, rules.label("licence"), line_start=False))
         found = recover_licence(readings, roster.names, config.area_codes, c.retailer_licence)
         if found is not None:
             new.licence_no = found.key
     elif new.dossier_kind == "case" and keys.case_no is None and not c.case_nos:
-        cases = partial_cases(lines, config.case_prefixes)
+        cases = partial_cases([ln for page in _pages(text) for ln in page], config.case_prefixes)
         if cases and catalog is not None:
             linked = catalog.case_numbers(c.licence_nos, c.retailer)
             found = recover_case(cases, catalog.case_numbers(), config.case_prefixes, linked)
@@ -661,17 +670,41 @@ def recover_keys(
     return new, [{"code": "key_recovered", "message": found.note}]
 
 
-def make_classifier(archive: Archive, catalog: Catalog) -> Classifier:
+@dataclass
+class ContentClassifier:
     """The intake hook: rules (defaults + ``<archive>/rules.yaml``) and roster, loaded once;
-    case numbers already filed are looked up in the catalog as each file comes."""
-    rules = load_rules(archive.root)
-    roster = Roster.from_rows(dict(r) for r in catalog.households())
-    config = archive.config
+    case numbers already filed are looked up in the catalog as each file comes.
 
-    def classify(keys: DocKeys, text: str) -> tuple[DocKeys, list[Finding]]:
-        c = classify_text(text, rules, roster, config)
-        new, findings = apply_classification(keys, c, rules)
-        new, recovered = recover_keys(new, c, text, rules, config, roster, catalog)
+    ``read`` is the part that needs no catalog (a worker process reading ahead does it, with
+    :meth:`without_catalog`); ``finish`` the part that does; calling it does both."""
+
+    rules: Rules
+    roster: Roster
+    config: ArchiveConfig
+    catalog: Catalog | None = None
+
+    def read(self, keys: DocKeys, text: str) -> tuple[DocKeys, list[Finding], Classification]:
+        c = classify_text(text, self.rules, self.roster, self.config)
+        new, findings = apply_classification(keys, c, self.rules)
+        return new, findings, c
+
+    def finish(
+        self, keys: DocKeys, findings: list[Finding], c: Classification, text: str
+    ) -> tuple[DocKeys, list[Finding]]:
+        new, recovered = recover_keys(
+            keys, c, text, self.rules, self.config, self.roster, self.catalog
+        )
         return new, findings + recovered
 
-    return classify
+    def without_catalog(self) -> ContentClassifier:
+        return dataclasses.replace(self, catalog=None)
+
+    def __call__(self, keys: DocKeys, text: str) -> tuple[DocKeys, list[Finding]]:
+        new, findings, c = self.read(keys, text)
+        return self.finish(new, findings, c, text)
+
+
+def make_classifier(archive: Archive, catalog: Catalog) -> ContentClassifier:
+    """The classifier of ``archive`` (:class:`ContentClassifier`)."""
+    roster = Roster.from_rows(dict(r) for r in catalog.households())
+    return ContentClassifier(load_rules(archive.root), roster, archive.config, catalog)

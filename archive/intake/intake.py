@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from archive.core.clock import Clock, local_now
 from archive.core.config import Archive
@@ -30,8 +30,18 @@ from archive.core.dockeys import DocKeys
 from archive.core.errors import ArchiveError, TryLater
 from archive.core.names import decode_relpath, is_ignored, name_problem, safe_component
 from archive.core.paths import NotRegularFile
-from archive.intake.pathkeys import keys_from_path
 from archive.intake.preflight import Preflight, Rejection, not_regular, preflight
+from archive.intake.read_ahead import (
+    READ_TIMEOUT,
+    Classifier,
+    ExtractionLike,
+    Extractor,
+    Prefetch,
+    WorkerReading,
+    path_keys,
+    read_file,
+    worker_reading,
+)
 from archive.intake.reading import reading_events, reading_findings, text_json
 from archive.intake.seal_facts import name_seals
 from archive.intake.sources import Source, check_sources, sources_of, walk_sources
@@ -55,31 +65,6 @@ from archive.records.store import (
     write_json_atomic,
 )
 
-
-class PageLike(Protocol):
-    number: int
-    text: str
-    source: str
-    rotation: int
-    confidence: float | None
-    error: str | None
-
-
-class ExtractionLike(Protocol):
-    """What an extractor returns (indexers.extract.Extraction satisfies it)."""
-
-    pages: list[Any]
-    searchable_pdf: bytes | None
-
-    @property
-    def text(self) -> str: ...
-
-
-Extractor = Callable[[Path, Preflight], "ExtractionLike | None"]
-# (keys from the path, full text, roster) → keys (updated) and findings.
-Classifier = Callable[[DocKeys, str], tuple[DocKeys, list[dict[str, str]]]]
-
-
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
@@ -97,19 +82,6 @@ def _disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError):
         return exc.errno in _DISK_FULL
     return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
-
-
-@dataclass
-class _Prefetch:
-    """A file's preflight and text, read ahead of its turn to be filed."""
-
-    checked: Preflight
-    extraction: ExtractionLike | None
-    seconds: float = 0.0  # spent reading ahead
-    classified: tuple[DocKeys, list[dict[str, str]]] | None = None  # keys and findings
-    # the content's SHA-256 as read ahead; the copy is checked against it when it is filed
-    sha: str | None = None
-    error: ArchiveError | None = None  # the extractor's own verdict, given on the main thread
 
 
 # Files filed together: their copies fsynced in one round, their folders once each.
@@ -167,6 +139,8 @@ class Intake:
         on_pages: Callable[[str, int, int], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         before_filing: Callable[[], object] | None = None,
+        workers: int | None = None,
+        read_timeout: float = READ_TIMEOUT,
     ) -> None:
         self.archive = archive
         self.catalog = catalog
@@ -184,6 +158,10 @@ class Intake:
         self._households: HouseholdFolders | None = None  # listed once a run (run_files)
         self.sleep = sleep
         self.before_filing = before_filing  # called when a run has files (e.g. a warm-up)
+        # processes reading a large run ahead (None: one per core from PARALLEL_FROM files)
+        self.workers = workers
+        self.read_timeout = read_timeout  # seconds a worker may take on one file (and more)
+        self._workers: WorkerReading | None = None
         self.recovered = self._recover()
 
     # ------------------------------------------------------------ recovery
@@ -326,21 +304,37 @@ class Intake:
         lock: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
     ) -> Iterator[tuple[Path, Outcome | None]]:
         """Each file of ``todo`` with its outcome, read ahead and filed in order; an outcome
-        says how long its file took (reading ahead included)."""
-        if todo and self.before_filing is not None:
-            self.before_filing()
-        for path, root, pre in self._prefetched(todo):
-            start = time.perf_counter()
-            with lock() if lock is not None else contextlib.nullcontext():
-                outcome = self.process(path, root, pre)
-            if outcome is not None:
-                ahead = pre.seconds if pre is not None else 0.0
-                outcome.elapsed = round(ahead + time.perf_counter() - start, 3)
-            yield path, outcome
+        says how long its file took (reading ahead included). A large run is read ahead in
+        worker processes (:mod:`archive.intake.read_ahead`), started first: forked before any
+        thread of this run."""
+        if self.prefetch > 1 and len(todo) > 1:
+            self._workers = worker_reading(
+                self.archive,
+                self.extractor,
+                self.classifier,
+                todo,
+                self.workers,
+                self.read_timeout,
+            )
+        try:
+            if todo and self.before_filing is not None:
+                self.before_filing()
+            for path, root, pre in self._prefetched(todo):
+                start = time.perf_counter()
+                with lock() if lock is not None else contextlib.nullcontext():
+                    outcome = self.process(path, root, pre)
+                if outcome is not None:
+                    ahead = pre.seconds if pre is not None else 0.0
+                    outcome.elapsed = round(ahead + time.perf_counter() - start, 3)
+                yield path, outcome
+        finally:
+            if self._workers is not None:
+                self._workers.close()
+                self._workers = None
 
     def _prefetched(
         self, todo: list[tuple[Path, Path]]
-    ) -> Iterator[tuple[Path, Path, _Prefetch | None]]:
+    ) -> Iterator[tuple[Path, Path, Prefetch | None]]:
         """The files in order, each with its preflight and text read ahead by ``prefetch``
         threads (so an OCR pool of N workers reads N documents at once); filing stays
         sequential and in order."""
@@ -349,7 +343,7 @@ class Intake:
                 yield path, root, None
             return
         with ThreadPoolExecutor(self.prefetch, thread_name_prefix="dangan-read") as pool:
-            pending: deque[tuple[Path, Path, Future[_Prefetch | None]]] = deque()
+            pending: deque[tuple[Path, Path, Future[Prefetch | None]]] = deque()
             upcoming = iter(todo)
             for path, root in itertools.islice(upcoming, self.prefetch + 1):
                 pending.append((path, root, pool.submit(self._read_ahead, path, root)))
@@ -359,38 +353,22 @@ class Intake:
                     pending.append((nxt, nroot, pool.submit(self._read_ahead, nxt, nroot)))
                 yield path, root, future.result()
 
-    def _read_ahead(self, path: Path, root: Path) -> _Prefetch | None:
-        """Preflight and extract one file off the main thread; ``None`` leaves it to the main
-        thread (which then reports whatever went wrong)."""
-        try:
-            if is_ignored(path.name):
-                return None
-            parts = decode_relpath(path.relative_to(root))
-            if parts is None:
-                return None
-            start = time.perf_counter()
-            checked = preflight(path, self.archive.config, parts[-1])
-            if checked.rejection is not None or self.extractor is None:
-                return _Prefetch(checked, None, time.perf_counter() - start)
-            sha = sha256_file(path)  # hashlib runs without the GIL, beside the filing thread
-            try:
-                extraction = self._extract(path, checked, parts[-1])
-            except ArchiveError as exc:  # unreadable, or OCR away: decided on the main thread
-                return _Prefetch(checked, None, time.perf_counter() - start, None, sha, exc)
-            classified = None
-            if self.classifier is not None:  # pure: done here, beside the filing thread's I/O
-                text = extraction.text if extraction else ""
-                classified = self.classifier(self._path_keys(parts), text)
-            return _Prefetch(checked, extraction, time.perf_counter() - start, classified, sha)
-        except Exception:
-            return None
+    def reader_pids(self) -> list[int]:
+        """The worker processes reading this run ahead (none for a small run)."""
+        return self._workers.pids() if self._workers is not None else []
+
+    def _read_ahead(self, path: Path, root: Path) -> Prefetch | None:
+        """Preflight and extract one file off the main thread (or take what a worker process
+        read); ``None`` leaves it to the main thread (which then reports what went wrong)."""
+        if self._workers is not None:
+            done = self._workers.get(path, root)
+            if done is not None:
+                return done
+        return read_file(self.archive, path, root, self._extract, self.classifier)
 
     def _path_keys(self, parts: list[str]) -> DocKeys:
         """Keys from the inbox path: the kind folder, sub-folders and file name."""
-        kind_folder = parts[0] if len(parts) > 1 else ""
-        if kind_folder in self.archive.config.kinds:
-            return keys_from_path(parts[1:], self.archive.kind_of(kind_folder), self.archive.config)
-        return keys_from_path(parts, "other", self.archive.config)
+        return path_keys(self.archive, parts)
 
     def _extract(self, path: Path, checked: Preflight, name: str) -> ExtractionLike | None:
         assert self.extractor is not None
@@ -405,7 +383,7 @@ class Intake:
         self,
         path: Path,
         root: Path,
-        pre: _Prefetch | None = None,
+        pre: Prefetch | None = None,
         *,
         forced: DocKeys | None = None,
         annotate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
@@ -453,7 +431,7 @@ class Intake:
         self,
         path: Path,
         root: Path,
-        pre: _Prefetch | None = None,
+        pre: Prefetch | None = None,
         forced: DocKeys | None = None,
         annotate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> Outcome:
@@ -510,6 +488,9 @@ class Intake:
             keys = copy.deepcopy(forced)
         elif pre is not None and pre.classified is not None:
             keys, findings = pre.classified
+            finish = getattr(self.classifier, "finish", None)
+            if pre.content is not None and finish is not None:  # read by a worker
+                keys, findings = finish(keys, findings, pre.content, _text(extraction))
         elif self.classifier is not None:
             keys, findings = self.classifier(keys, extraction.text if extraction else "")
         findings = list(findings)
@@ -787,6 +768,10 @@ def _left_in_place(source: str, error: BaseException) -> Outcome:
     if isinstance(error, FileNotFoundError):
         return Outcome(source, "skipped", reason="处理过程中文件被移走或删除", code="vanished")
     return Outcome(source, "skipped", reason=f"文件仍在写入, 稍后再处理 ({error})", code="changing")
+
+
+def _text(extraction: ExtractionLike | None) -> str:
+    return extraction.text if extraction else ""
 
 
 def _display(path: Path) -> str:

@@ -73,6 +73,15 @@ class PoolExtractor:
             return 2
         return max(2, int(self.pool.workers))
 
+    @property
+    def ocr(self) -> bool:
+        """Whether pages without a text layer are read by OCR."""
+        return self.pool is not None
+
+    def without_ocr(self) -> PoolExtractor:
+        """This extractor for text layers only: what a worker process reading ahead runs."""
+        return PoolExtractor(self.extract_document, None)
+
     def __call__(
         self,
         path: Path,

@@ -70,6 +70,10 @@ REASONS = {
     "duplicate": "内容与已归档文件完全相同, 未重复归档",
     "vanished": "处理过程中文件被移走或删除",
     "internal_error": "处理时发生内部错误; 文件已隔离保存, 请联系管理员",
+    "reader_crashed": "读取此文件时读取进程异常退出, 单独重读仍是如此, 疑为严重损坏或恶意构造的文件; "
+    "文件已隔离保存, 请用其他软件打开核对",
+    "reader_hung": "读取此文件长时间没有完成, 疑为损坏或恶意构造的文件; 文件已隔离保存; "
+    "若确是很大的文件, 可单独放入收件箱再处理一次",
 }
 
 # The same reasons in a few characters, for counts and tables
@@ -103,6 +107,8 @@ LABELS = {
     "duplicate": "重复",
     "vanished": "处理中被移走",
     "internal_error": "内部错误",
+    "reader_crashed": "读取进程崩溃",
+    "reader_hung": "读取超时",
 }
 assert LABELS.keys() == REASONS.keys()
 

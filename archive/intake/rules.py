@@ -20,6 +20,7 @@ Both files are validated whole: every problem (with its line) is reported at onc
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,7 +98,9 @@ class Pattern:
         return out
 
     def __contains__(self, line: str) -> bool:
-        return bool(self.spans(line))
+        if self.regex is None:
+            return self.text in line
+        return any(m.end() > m.start() for m in self.regex.finditer(line))
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,15 @@ class Rules:
         """The 保管期限 of a document type (the rules' default for types without one)."""
         rule = self.types.get(doc_type or "")
         return (rule.retention if rule is not None else None) or self.default_retention
+
+    @functools.cached_property
+    def title_screen(self) -> re.Pattern[str] | None:
+        """Matches a line that may hold a type's title (any literal title, or any line when
+        a title is a regular expression): lines without one need no closer look."""
+        titles = [p for r in self.types.values() for p in r.titles]
+        if not titles or any(p.regex is not None or not p.text for p in titles):
+            return None
+        return re.compile("|".join(re.escape(p.text) for p in titles))
 
     def same_type(self, a: str, b: str) -> bool:
         """Whether two type names mean the same document (equal or declared equivalent)."""

@@ -1,0 +1,197 @@
+"""Files read ahead in worker processes (archive.intake.read_ahead, archive.core.ahead).
+
+A large ingest reads its files' text in worker processes; what it files must be exactly what
+reading them in the filing process gives, and a worker that dies or hangs must cost no
+record: the files it held are read again alone, and one that hangs is set aside with a
+Chinese reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import make_archive
+
+from archive.core.ahead import AheadPool, Lost
+from archive.core.config import Archive
+from archive.intake.intake import Outcome
+from archive.intake.pipeline import after_batch, extractor_for, make_intake
+from archive.records.reindex import open_catalog
+from samples.damaged_pdfs import damaged_set, unopenable
+from samples.textpdf import make_households, write_licence_pdfs
+
+CLOCK = dt.datetime(2026, 11, 30, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+def _drop_corpus(inbox: Path, households: int) -> int:
+    """Text-layer PDFs, every damaged kind, an empty file, a duplicate and a photo-less
+    misnamed file: every way a file can go, so that both ways of reading meet them all."""
+    written = write_licence_pdfs(inbox, make_households(households, seed=11))
+    other = inbox / "其他"
+    other.mkdir(parents=True, exist_ok=True)
+    for name, data in {**damaged_set(), "unopenable.pdf": unopenable()}.items():
+        (other / name).write_bytes(data)
+    (other / "空文件.pdf").write_bytes(b"")
+    (other / "重复的申请表.pdf").write_bytes(written[0].read_bytes())
+    (other / "说明.txt").write_text("许可证号：610522100001\n零售户申请材料\n", encoding="utf-8")
+    return len(written) + len(damaged_set()) + 4
+
+
+def _ingest(root: Path, workers: int, **kw: Any) -> list[Outcome]:
+    archive = Archive(root)
+    with open_catalog(archive) as catalog, extractor_for(archive, ocr=False) as extractor:
+        intake = make_intake(
+            archive, catalog, extractor, workers=workers, clock=lambda: CLOCK, **kw
+        )
+        outcomes = intake.run()
+        after_batch(archive, catalog)
+    return outcomes
+
+
+def _state(root: Path, outcomes: list[Outcome]) -> dict[str, Any]:
+    """Everything a run leaves: outcomes (but their timings), sidecars, quarantine notes and
+    the catalog's rows."""
+    archive = Archive(root)
+    sidecars = {
+        p.relative_to(root).as_posix(): json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted((root / "records").rglob("*.json"))
+    }
+    notes = {
+        p.relative_to(root).as_posix(): json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted((root / "quarantine").rglob("*.why.json"))
+    }
+    with open_catalog(archive) as catalog:
+        rows = sorted(
+            json.dumps(dict(r), ensure_ascii=False, default=str) for r in catalog.records()
+        )
+        quarantined = sorted(
+            json.dumps(dict(r), ensure_ascii=False, default=str) for r in catalog.quarantined()
+        )
+    told = sorted(
+        json.dumps({k: v for k, v in o.as_dict().items() if k != "elapsed"}, ensure_ascii=False)
+        for o in outcomes
+    )
+    return {
+        "outcomes": told,
+        "sidecars": sidecars,
+        "notes": notes,
+        "rows": rows,
+        "quarantined": quarantined,
+    }
+
+
+def test_workers_file_exactly_what_the_filing_process_reads(tmp_path: Path) -> None:
+    one = make_archive(tmp_path / "一个进程")
+    many = make_archive(tmp_path / "多个进程")
+    count = _drop_corpus(one / "inbox", 40)
+    shutil.copytree(one / "inbox", many / "inbox", dirs_exist_ok=True)  # the same bytes
+    alone = _ingest(one, workers=1)
+    pooled = _ingest(many, workers=2)
+    assert len(alone) == len(pooled) == count
+    kinds = {o.outcome for o in pooled}
+    assert {"filed", "quarantined", "duplicate"} <= kinds
+    assert _state(many, pooled) == _state(one, alone)
+    assert not list((many / "inbox").rglob("*.pdf"))  # nothing left behind
+
+
+def _ingest_hurting_a_worker(root: Path, hurt: signal.Signals, **kw: Any) -> list[Outcome]:
+    """Ingest, and at the second file filed send ``hurt`` to one of the reading workers."""
+    archive = Archive(root)
+    with open_catalog(archive) as catalog, extractor_for(archive, ocr=False) as extractor:
+        intake = make_intake(archive, catalog, extractor, workers=2, clock=lambda: CLOCK, **kw)
+        hurt_pids: list[int] = []
+
+        def progress(done: int, _total: int) -> None:
+            if done == 2 and not hurt_pids:
+                pids = intake.reader_pids()
+                assert pids, "no worker processes read this run"
+                os.kill(pids[0], hurt)
+                hurt_pids.append(pids[0])
+
+        outcomes = intake.run(progress=progress)
+        after_batch(archive, catalog)
+    assert hurt_pids
+    if hurt == signal.SIGSTOP:
+        with pytest.raises(ProcessLookupError):  # the stopped worker was ended, not left
+            for _ in range(50):
+                os.kill(hurt_pids[0], 0)
+                time.sleep(0.1)
+    return outcomes
+
+
+def test_a_killed_worker_costs_no_file(tmp_path: Path) -> None:
+    """A worker killed while reading (as a hostile file would crash it): the files it held
+    are read again, each alone, and everything is filed as if nothing happened."""
+    one = make_archive(tmp_path / "一个进程")
+    hurt = make_archive(tmp_path / "进程被杀")
+    count = _drop_corpus(one / "inbox", 60)
+    shutil.copytree(one / "inbox", hurt / "inbox", dirs_exist_ok=True)
+    alone = _ingest(one, workers=1)
+    outcomes = _ingest_hurting_a_worker(hurt, signal.SIGKILL)
+    assert len(outcomes) == count
+    assert _state(hurt, outcomes) == _state(one, alone)
+
+
+def test_a_hung_worker_sets_its_file_aside_with_a_reason_and_files_the_rest(
+    tmp_path: Path,
+) -> None:
+    root = make_archive(tmp_path / "档案库")
+    written = write_licence_pdfs(root / "inbox", make_households(60, seed=12))
+    originals = {p.read_bytes() for p in written}
+    outcomes = _ingest_hurting_a_worker(root, signal.SIGSTOP, read_timeout=3.0)
+    assert len(outcomes) == len(written)
+    hung = [o for o in outcomes if o.outcome == "quarantined"]
+    assert 1 <= len(hung) <= 2, [o.as_dict() for o in hung]
+    for o in hung:
+        assert o.code == "reader_hung"
+        assert o.reason is not None and "长时间没有完成" in o.reason and "已隔离" in o.reason
+        assert o.record is not None and (root / o.record).read_bytes() in originals
+    assert all(o.outcome == "filed" for o in outcomes if o not in hung)
+    # nothing lost: every original is a record or in quarantine, once
+    kept = [p.read_bytes() for p in (root / "records").rglob("*.pdf")]
+    kept += [p.read_bytes() for p in (root / "quarantine").rglob("*.pdf")]
+    assert sorted(kept) == sorted(p for p in originals)
+
+
+# ---------------------------------------------------------------- the pool itself
+
+
+def _square_or_die(item: int) -> int:
+    if item == 13:
+        os.kill(os.getpid(), signal.SIGKILL)  # a crash in native code looks so
+    if item == 17:
+        time.sleep(3600)  # a loop that never ends
+    return item * item
+
+
+def test_the_pool_survives_a_crashing_and_a_hanging_item() -> None:
+    items = list(range(40))
+
+    def timeout(item: int) -> float:  # generous but for the one that hangs
+        return 3.0 if item == 17 else 120.0
+
+    with AheadPool(_square_or_die, items, 2, timeout=timeout, retry_alone=True, restarts=3) as pool:
+        got: dict[int, Any] = {}
+        for item in items:
+            try:
+                got[item] = pool.get(item)
+            except Lost as lost:
+                got[item] = "hung" if lost.hung else "crashed"
+    assert got.pop(13) == "crashed"
+    assert got.pop(17) == "hung"
+    assert got == {i: i * i for i in items if i not in (13, 17)}
+
+
+def test_a_pool_without_retries_leaves_the_rest_to_the_caller() -> None:
+    with AheadPool(_square_or_die, list(range(13, 20)), 2) as pool:
+        assert pool.get(13) is None  # the pool broke: do it yourself
+        assert pool.pids() == []
+        assert pool.get(14) is None
