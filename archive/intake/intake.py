@@ -337,10 +337,15 @@ class Intake:
     ) -> Iterator[tuple[Path, Path, Prefetch | None]]:
         """The files in order, each with its preflight and text read ahead by ``prefetch``
         threads (so an OCR pool of N workers reads N documents at once); filing stays
-        sequential and in order."""
+        sequential and in order. Worker processes reading a run without OCR need no threads
+        besides (:mod:`archive.intake.read_ahead`)."""
         if self.prefetch <= 1 or self.extractor is None or len(todo) < 2:
             for path, root in todo:
                 yield path, root, None
+            return
+        if self._workers is not None and not getattr(self.extractor, "ocr", True):
+            for path, root in todo:
+                yield path, root, self._read_ahead(path, root)
             return
         with ThreadPoolExecutor(self.prefetch, thread_name_prefix="dangan-read") as pool:
             pending: deque[tuple[Path, Path, Future[Prefetch | None]]] = deque()
@@ -396,7 +401,7 @@ class Intake:
         if is_ignored(path.name):
             return None
         try:
-            if self._in_inbox(path) and self.settle > 0:
+            if self.settle > 0 and self._in_inbox(path):
                 age = time.time() - path.lstat().st_mtime
                 if age < self.settle:
                     return None
