@@ -196,3 +196,51 @@ def test_a_pool_without_retries_leaves_the_rest_to_the_caller() -> None:
         assert pool.pids() == []
         assert pool.get(14) in (196, None)  # done before the break: kept
         assert pool.get(17) is None  # its worker was stopped with the pool, not waited for
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_workers_end_with_an_ingest_that_is_killed(tmp_path: Path) -> None:
+    """An orphaned worker would keep the writer lock it inherited and wait for work
+    forever: killed with its ingest, the next ingest files everything."""
+    import subprocess
+
+    from conftest import DANGAN, run_dangan
+
+    root = make_archive(tmp_path / "档案库")
+    written = write_licence_pdfs(root / "inbox", make_households(150, seed=13))
+    proc = subprocess.Popen(
+        [str(DANGAN), "ingest", "--no-ocr", "--archive", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    workers: list[int] = []
+    for _ in range(600):  # the workers start once the inbox is surveyed
+        workers = _children(proc.pid)
+        if len(workers) >= 2 or proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    assert len(workers) >= 2, "the ingest ended before its workers were seen"
+    proc.kill()
+    proc.wait()
+    for _ in range(100):
+        alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+        if not alive:
+            break
+        time.sleep(0.1)
+    assert not alive, "workers outlived the ingest that started them"
+    done = run_dangan("ingest", "--json", "--no-ocr", "--archive", root)
+    assert done.returncode == 0, done.stderr
+    records = [p for p in (root / "records").rglob("*.pdf")]
+    assert len(records) == len(written)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -40,14 +41,35 @@ MAX_WORKERS = 4
 _work: Callable[[Any], Any] | None = None  # in a worker: what it does to each item
 
 
-def _install(work: Callable[[Any], Any]) -> None:
+def _install(work: Callable[[Any], Any], parent: int | None) -> None:
     global _work
     _work = work
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """End this worker when the process that started it ends, however it ends (Linux's
+    PR_SET_PDEATHSIG): an orphan would go on holding what it inherited, the archive's
+    writer lock among it, and wait for work forever."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:  # it ended before prctl took effect
+        os._exit(1)
 
 
 def _call(item: Any) -> Any:
     assert _work is not None
     return _work(item)
+
+
+def _initargs(work: Callable[[Any], Any], method: str) -> tuple[Any, ...]:
+    # a forked worker's parent is this process; a fork server's worker's is the server
+    return (work, os.getpid() if method == "fork" else None)
 
 
 def start_method() -> str:
@@ -61,6 +83,20 @@ def default_workers(items: int, parallel_from: int) -> int:
     if items < parallel_from:
         return 1
     return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
+def _pids(executor: ProcessPoolExecutor | None) -> list[int]:
+    processes: dict[int, Any] = getattr(executor, "_processes", None) or {}
+    return list(processes)
+
+
+def _kill(executor: ProcessPoolExecutor) -> None:
+    """End a pool's workers now (one of them hangs)."""
+    for pid in _pids(executor):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 class Lost(Exception):
@@ -120,13 +156,17 @@ class AheadPool(Closes, Generic[T, R]):
     # ------------------------------------------------------------ the pool
 
     def _start(self) -> None:
-        self._executor = ProcessPoolExecutor(
-            self._workers,
-            mp_context=multiprocessing.get_context(start_method()),
-            initializer=_install,
-            initargs=(self._work,),
-        )
+        self._executor = self._new_executor(self._workers)
         self._fill(self._next)
+
+    def _new_executor(self, workers: int) -> ProcessPoolExecutor:
+        method = start_method()
+        return ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context(method),
+            initializer=_install,
+            initargs=_initargs(self._work, method),
+        )
 
     def _fill(self, asked: int) -> None:
         """Hand the pool the items up to ``window`` beyond ``asked``."""
@@ -138,9 +178,7 @@ class AheadPool(Closes, Generic[T, R]):
 
     def pids(self) -> list[int]:
         """The worker processes' ids (none when no pool runs)."""
-        executor = self._executor
-        processes: dict[int, Any] = getattr(executor, "_processes", None) or {}
-        return list(processes)
+        return _pids(self._executor)
 
     def _lose_pool(self, executor: ProcessPoolExecutor | None, kill: bool) -> None:
         """The pool broke or hung: stop it; what it had in flight is done alone (or by the
@@ -148,11 +186,7 @@ class AheadPool(Closes, Generic[T, R]):
         if executor is None or executor is not self._executor:
             return  # another thread saw this break first
         if kill:
-            for pid in self.pids():
-                try:
-                    os.kill(pid, 9)
-                except OSError:
-                    pass
+            _kill(executor)
         executor.shutdown(wait=False, cancel_futures=True)
         self._executor = None
         for index, future in list(self._futures.items()):
@@ -198,22 +232,13 @@ class AheadPool(Closes, Generic[T, R]):
     def _do_alone(self, item: T) -> R:
         """``work(item)`` in a process of its own: a crash or a hang costs only that process."""
         limit = self._timeout(item) if self._timeout is not None else None
-        executor = ProcessPoolExecutor(
-            1,
-            mp_context=multiprocessing.get_context(start_method()),
-            initializer=_install,
-            initargs=(self._work,),
-        )
+        executor = self._new_executor(1)
         try:
             return executor.submit(_call, item).result(timeout=limit)
         except BrokenProcessPool:
             raise Lost(hung=False) from None
         except FutureTimeout:
-            for pid in list(getattr(executor, "_processes", None) or {}):
-                try:
-                    os.kill(pid, 9)
-                except OSError:
-                    pass
+            _kill(executor)
             raise Lost(hung=True, seconds=limit) from None
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
