@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -37,6 +38,7 @@ T = TypeVar("T", bound=Hashable)
 R = TypeVar("R")
 
 MAX_WORKERS = 4
+CLOSE_GRACE = 10.0  # seconds a worker has to end once the pool is closed
 
 _work: Callable[[Any], Any] | None = None  # in a worker: what it does to each item
 
@@ -244,8 +246,18 @@ class AheadPool(Closes, Generic[T, R]):
             executor.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
+        """Stop the pool: workers end when their current item is done; one that has not
+        ended within :data:`CLOSE_GRACE` seconds (stopped, or hanging idle) is killed."""
         with self._lock:
             executor, self._executor = self._executor, None
             self._futures.clear()
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        if executor is None:
+            return
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + CLOSE_GRACE
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                process.kill()
