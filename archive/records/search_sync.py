@@ -80,7 +80,7 @@ def _docs(catalog: Catalog, where: str = "1", params: Iterable[Any] = ()) -> Ite
 
 
 def warm_up_in_background() -> threading.Thread:
-    """Load the index's analyzer (jieba's dictionary: about a second) in a thread, so that
+    """Load the index's analyzer (jieba's dictionary and OpenCC's tables) in a thread, so that
     the index update after a batch finds it loaded; meanwhile the batch is filed (its
     fsyncs and PDFium run without the GIL). Harmless when the batch files nothing."""
     thread = threading.Thread(target=analyzer.warm_up, name="dangan-warm-up", daemon=True)
