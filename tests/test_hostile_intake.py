@@ -169,6 +169,52 @@ def test_a_file_replaced_in_the_inbox_after_filing_is_kept(
     outside.assert_untouched()
 
 
+class _ClerkEditsInPlace(Catalog):
+    """As :class:`_ClerkSavesAgain`, but the clerk's program writes into the same file (the
+    same inode, the same size): only its times can tell."""
+
+    source: Path
+    second: bytes
+    records: Path
+
+    def commit(self) -> None:
+        published = any(self.records.rglob("*.jpg"))
+        if published and self.source.exists() and self.source.read_bytes() != self.second:
+            with self.source.open("r+b") as fh:
+                fh.write(self.second)
+        super().commit()
+
+
+@pytest.mark.parametrize("times_vouch", [True, False], ids=["by-status", "re-hashed"])
+def test_a_file_edited_in_place_after_filing_is_kept(
+    archive_dir: Path, monkeypatch: pytest.MonkeyPatch, times_vouch: bool
+) -> None:
+    """Whether the inbox file is checked by its status (it was last changed long before it
+    was copied) or hashed again (changed too recently for its times to tell), the edited
+    version stays in the inbox and the filed one is the record."""
+    from archive.records import store
+
+    folder = archive_dir / "inbox" / "许可证" / "610522100123_张三烟酒店"
+    folder.mkdir(parents=True)
+    source = folder / "申请表.jpg"
+    first = _jpeg((600, 800))
+    second = bytes(b ^ 0xFF if 100 <= i < 200 else b for i, b in enumerate(first))
+    source.write_bytes(first)
+    os.utime(source, (1_600_000_000, 1_600_000_000))  # saved long ago, as far as mtime says
+    # the change time cannot be set back: say how long "still" is instead
+    monkeypatch.setattr(store, "STILL_FOR", -3600.0 if times_vouch else 3600.0)
+    archive = Archive(archive_dir)
+    with archive.writer_lock(), _ClerkEditsInPlace(archive.catalog_path) as catalog:
+        catalog.source, catalog.second = source, second
+        catalog.records = archive.records
+        [outcome] = Intake(archive, catalog, settle_seconds=0).run()
+    assert outcome.outcome == "filed"
+    assert outcome.reason is not None and "被替换" in outcome.reason
+    assert source.read_bytes() == second, "the edited version was deleted"
+    [record] = (archive_dir / "records").rglob("*.jpg")
+    assert record.read_bytes() == first
+
+
 # ------------------------------------------------------------------ watch beside ingest
 
 

@@ -62,6 +62,7 @@ from archive.records.store import (
     sha256_file,
     sidecar_of,
     stage,
+    unchanged_since,
     write_json_atomic,
 )
 
@@ -626,7 +627,11 @@ class Intake:
                 continue
             # Only the bytes that were filed leave the inbox: a file replaced under the same
             # name since it was hashed stays for the next pass (recovery checks the same).
-            current = _sha_or_none(item.source)
+            # (by its status when that can tell; hashed again when it cannot)
+            if unchanged_since(item.source, item.staged.source_identity):
+                current: str | None = item.staged.sha
+            else:
+                current = _sha_or_none(item.source)
             if current == item.staged.sha:
                 item.source.unlink()
                 inbox_folders[item.source.parent] = item.source

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -243,8 +244,51 @@ class Derivative:
     data: bytes
 
 
-def _copy_verified(source: Path, target: Path, expected: str, *, sync: bool = True) -> None:
+# A file last changed at least this long before it was copied has a change time that any
+# later write would move: file times tick at the kernel's coarse clock (a few milliseconds),
+# so a write in the same tick as the last one could leave them as they were.
+STILL_FOR = 2.0
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a file's status says about its content: the same file, the same size, not
+    written since (modification and change times; the change time cannot be set back)."""
+
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> Identity:
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def unchanged_since(path: Path, identity: Identity | None) -> bool:
+    """True when ``path`` is, by its status, still the file ``identity`` was taken of (the
+    caller hashes it when this says False: ``None`` means its times could not vouch)."""
+    if identity is None:
+        return False
+    try:
+        return Identity.of(os.lstat(path)) == identity
+    except OSError:
+        return False
+
+
+def _copy_verified(
+    source: Path, target: Path, expected: str, *, sync: bool = True
+) -> Identity | None:
+    """Copy ``source`` to ``target``, hashing what is copied: the copy is refused
+    (:class:`ChecksumMismatch`) unless it is the content hashed when the file was read.
+    Returns the source's identity when its times can vouch that a later change would show
+    (:func:`unchanged_since`), else ``None``.
+
+    What was written is not read back: it would come from the page cache, the very memory
+    it was just copied from, and prove nothing; ``dangan verify`` re-reads the records."""
     digest = hashlib.sha256()
+    started = time.time()
     with open_regular(source) as src, target.open("wb") as dst:
         while chunk := src.read(_CHUNK):
             digest.update(chunk)
@@ -252,12 +296,13 @@ def _copy_verified(source: Path, target: Path, expected: str, *, sync: bool = Tr
         dst.flush()
         if sync:
             os.fsync(dst.fileno())
+        st = os.fstat(src.fileno())
     if digest.hexdigest() != expected:
         target.unlink()
         raise ChecksumMismatch(f"{source}: 复制时内容发生变化")
-    if sha256_file(target) != expected:  # read back what was written
-        target.unlink()
-        raise ChecksumMismatch(f"{target}: 写入后校验失败")
+    if st.st_ctime_ns > (started - STILL_FOR) * 1e9:
+        return None
+    return Identity.of(st)
 
 
 def derivative_path(record: Path, suffix: str) -> Path:
@@ -277,6 +322,8 @@ class Staged:
     derivatives: list[Derivative]
     moves: list[tuple[Path, Path]]  # (temporary, final): derivatives, original, sidecar last
     journal_file: Path | None = None  # its own entry, or its batch's; None until announced
+    # the source as copied, when its status can tell whether it changed since (else None)
+    source_identity: Identity | None = None
 
 
 def _syncfs() -> Any:
@@ -370,7 +417,7 @@ def _write_copies(item: Staged, *, sync: bool) -> None:
         _write(dtmp, derived.data, sync=sync)
         item.moves.append((dtmp, derivative_path(item.record, derived.suffix)))
     tmp = item.record.with_name(f"{tag}{item.record.suffix}")
-    _copy_verified(item.source, tmp, item.sha, sync=sync)
+    item.source_identity = _copy_verified(item.source, tmp, item.sha, sync=sync)
     item.moves.append((tmp, item.record))
     side_tmp = item.record.with_name(f"{tag}{SIDECAR_SUFFIX}")
     _write(side_tmp, item.sidecar, sync=sync)
