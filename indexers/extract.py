@@ -15,14 +15,12 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from indexers.diagnostics import collecting
-from indexers.ocr import MAX_SIDE, OcrReader, OcrResult, scaled, shrink, to_array
 from indexers.quality import CLEAR, PageQuality, assess, effective_dpi
-from indexers.seals import read_sealed_page
 from indexers.searchable_pdf import (
     TextBox,
     build_pdf,
@@ -37,6 +35,11 @@ from indexers.textlayer import (
     qpdf_repair,
     read_pdf_range,
 )
+
+if TYPE_CHECKING:  # the OCR stack (numpy, OpenCV, the engines) is loaded for a scan only
+    import numpy as np
+
+    from indexers.ocr import OcrReader, OcrResult
 
 __all__ = [
     "ExtractError",
@@ -276,6 +279,9 @@ def _read_scans(
     total: int,
 ) -> dict[int, PageText]:
     """OCR and measure the scanned pages; ``progress`` counts on from ``done`` of ``total``."""
+    from indexers.ocr import MAX_SIDE, scaled, shrink, to_array
+    from indexers.seals import read_sealed_page
+
     readable = [s for s in scans if s.image is not None]
     for s in readable:
         assert s.image is not None

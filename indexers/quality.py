@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
+if TYPE_CHECKING:  # numpy and OpenCV are loaded when a page is measured, not before
+    import numpy as np
 
-from indexers.ocr import OcrResult
+    from indexers.ocr import OcrResult
 
 # Thresholds, measured on generated A4 scans (docs/benchmarks.md, "OCR"). Sharpness against a
 # Gaussian blur of the printed page, the same at 200 and 300 dpi: sigma 0.03 mm ~28,000,
@@ -79,12 +80,16 @@ def effective_dpi(width: int, height: int, meta_dpi: float | None) -> float | No
 
 
 def _gray(arr: np.ndarray) -> np.ndarray:
+    import cv2
+
     if arr.ndim == 2:
         return arr
     return cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY)
 
 
 def _at_100dpi(gray: np.ndarray, dpi: float | None) -> np.ndarray:
+    import cv2
+
     # unknown resolution: treat the page as A4
     d = dpi or max(gray.shape) / _A4_LONG_IN
     f = min(1.0, 100.0 / d)
@@ -95,6 +100,8 @@ def _at_100dpi(gray: np.ndarray, dpi: float | None) -> np.ndarray:
 
 def line_height(ocr: OcrResult | None) -> float | None:
     """Median height of the OCR text lines, in the pixels of the full-size upright page."""
+    import numpy as np
+
     if ocr is None or not ocr.lines:
         return None
     return float(np.median([math.dist(ln.box[0], ln.box[3]) for ln in ocr.lines]))
@@ -103,6 +110,8 @@ def line_height(ocr: OcrResult | None) -> float | None:
 def _normalised(gray: np.ndarray, dpi: float | None, line_px: float | None) -> np.ndarray:
     """The page scaled so that text lines are :data:`_NORM_LINE_PX` tall (by the measured
     lines when there are any, else as if it were 16 pt text at ``dpi``)."""
+    import cv2
+
     if line_px is None or line_px <= 0:
         return _at_100dpi(gray, dpi)
     f = min(1.0, _NORM_LINE_PX / line_px)
@@ -117,6 +126,9 @@ def sharpness_and_ink(
     """(variance of the Laplacian over the inked area, normalised scale; share inked).
 
     ``line_px``: the text lines' height in ``arr``'s pixels, when OCR measured them."""
+    import cv2
+    import numpy as np
+
     small = _normalised(_gray(arr), dpi, line_px)
     background = float(np.median(small))
     ink = small < background - 60
@@ -130,6 +142,8 @@ def sharpness_and_ink(
 
 def skew_of(ocr: OcrResult | None) -> float:
     """Median slope of the long text lines, degrees (positive: rising to the right)."""
+    import numpy as np
+
     if ocr is None:
         return 0.0
     angles = []

@@ -25,7 +25,6 @@ from archive.records.numbering import NumberingPolicy
 from archive.records.reindex import open_catalog
 from archive.records.search_sync import sync_index, warm_up_in_background
 from indexers.extract import extract_document
-from indexers.ocr import OcrPool
 
 
 @contextlib.contextmanager
@@ -50,6 +49,8 @@ def extractor_for(
             notice=notice,
         )
     elif use_ocr:
+        from indexers.ocr import OcrPool
+
         pool_cm = OcrPool(
             cfg.ocr_workers or None, engine=cfg.ocr_engine, threads=cfg.ocr_threads or None
         )
