@@ -192,7 +192,7 @@ def test_a_file_edited_in_place_after_filing_is_kept(
     """Whether the inbox file is checked by its status (it was last changed long before it
     was copied) or hashed again (changed too recently for its times to tell), the edited
     version stays in the inbox and the filed one is the record."""
-    from archive.records import store
+    from archive.records import copies_ahead
 
     folder = archive_dir / "inbox" / "许可证" / "610522100123_张三烟酒店"
     folder.mkdir(parents=True)
@@ -202,7 +202,7 @@ def test_a_file_edited_in_place_after_filing_is_kept(
     source.write_bytes(first)
     os.utime(source, (1_600_000_000, 1_600_000_000))  # saved long ago, as far as mtime says
     # the change time cannot be set back: say how long "still" is instead
-    monkeypatch.setattr(store, "STILL_FOR", -3600.0 if times_vouch else 3600.0)
+    monkeypatch.setattr(copies_ahead, "STILL_FOR", -3600.0 if times_vouch else 3600.0)
     archive = Archive(archive_dir)
     with archive.writer_lock(), _ClerkEditsInPlace(archive.catalog_path) as catalog:
         catalog.source, catalog.second = source, second

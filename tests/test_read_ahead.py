@@ -9,6 +9,7 @@ Chinese reason.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -99,6 +100,10 @@ def test_workers_file_exactly_what_the_filing_process_reads(tmp_path: Path) -> N
     assert {"filed", "quarantined", "duplicate"} <= kinds
     assert _state(many, pooled) == _state(one, alone)
     assert not list((many / "inbox").rglob("*.pdf"))  # nothing left behind
+    # the workers copied each file as they hashed it; the copies of the files set aside
+    # and of the duplicate went with the run
+    assert (many / ".dangan" / "ahead").is_dir()
+    assert list((many / ".dangan" / "ahead").iterdir()) == []
 
 
 def _ingest_hurting_workers(root: Path, hurt: signal.Signals, **kw: Any) -> list[Outcome]:
@@ -246,3 +251,29 @@ def test_workers_end_with_an_ingest_that_is_killed(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     records = [p for p in (root / "records").rglob("*.pdf")]
     assert len(records) == len(written)
+    # what the killed run's workers had copied ahead is gone with it
+    assert list((root / ".dangan" / "ahead").iterdir()) == []
+    assert run_dangan("verify", "--archive", root).returncode == 0
+
+
+def test_copies_ahead_of_a_killed_run_are_swept_and_a_live_runs_are_not(
+    tmp_path: Path,
+) -> None:
+    from archive.records.copies_ahead import CopiesAhead, sweep
+
+    state = tmp_path / ".dangan"
+    source = tmp_path / "扫描件.pdf"
+    source.write_bytes(b"%PDF-1.7 " * 1000)
+    live = CopiesAhead.start(state)
+    assert live is not None
+    sha, prepared = live.prepare(source)
+    assert prepared is not None and prepared.path.read_bytes() == source.read_bytes()
+    assert sha == hashlib.sha256(source.read_bytes()).hexdigest()
+    killed = state / "ahead" / "0123abcd"  # a run killed before it took its lock
+    killed.mkdir()
+    (killed / "x.copy").write_bytes(b"half")
+    sweep(state)  # as another process's recovery would, while this run goes on
+    assert prepared.path.exists(), "a live run's copy was swept"
+    assert not killed.exists()
+    live.close()
+    assert list((state / "ahead").iterdir()) == []

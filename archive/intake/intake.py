@@ -46,6 +46,8 @@ from archive.intake.reading import reading_events, reading_findings, text_json
 from archive.intake.seal_facts import name_seals
 from archive.intake.sources import Source, check_sources, sources_of, walk_sources
 from archive.records.catalog import Catalog
+from archive.records.copies_ahead import discard, unchanged_since
+from archive.records.copies_ahead import sweep as sweep_copies
 from archive.records.numbering import NumberingPolicy, numbered
 from archive.records.store import (
     SIDECAR_SCHEMA,
@@ -62,7 +64,6 @@ from archive.records.store import (
     sha256_file,
     sidecar_of,
     stage,
-    unchanged_since,
     write_json_atomic,
 )
 
@@ -168,8 +169,10 @@ class Intake:
     # ------------------------------------------------------------ recovery
 
     def _recover(self) -> int:
-        """Finish or undo publishes a crash interrupted; drop stale quarantine notes."""
+        """Finish or undo publishes a crash interrupted; drop stale quarantine notes and the
+        copies a killed run made ahead."""
         count = 0
+        sweep_copies(self.archive.state)
         recovered = recover(self.archive.journal, self.archive.records)
         for item in recovered:
             if not item.completed:  # undone: a row catalogued while it was staged goes too
@@ -324,6 +327,8 @@ class Intake:
                 start = time.perf_counter()
                 with lock() if lock is not None else contextlib.nullcontext():
                     outcome = self.process(path, root, pre)
+                if pre is not None:
+                    discard(pre.prepared)  # made ahead, not staged: set aside or a duplicate
                 if outcome is not None:
                     ahead = pre.seconds if pre is not None else 0.0
                     outcome.elapsed = round(ahead + time.perf_counter() - start, 3)
@@ -571,8 +576,17 @@ class Intake:
             code=None if dossier_kind != "tray" else "unresolved",
             pages=checked.pages,
         )
+        prepared = None
+        if pre is not None and pre.sha == sha:  # the copy made as it was read: taken over
+            prepared, pre.prepared = pre.prepared, None
         staged = stage(
-            self.archive.journal, path, record, sidecar, derivatives, sync=self.batch <= 1
+            self.archive.journal,
+            path,
+            record,
+            sidecar,
+            derivatives,
+            sync=self.batch <= 1,
+            prepared=prepared,
         )
         # catalogued now, uncommitted: the next file's 档号 (next_item) sees this one
         self.catalog.upsert(self._rel(record), sidecar, commit=False)

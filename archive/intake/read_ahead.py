@@ -33,6 +33,7 @@ from archive.core.names import decode_relpath, is_ignored
 from archive.intake.classify import Classification, ContentClassifier
 from archive.intake.pathkeys import keys_from_path
 from archive.intake.preflight import Preflight, Rejection, preflight
+from archive.records.copies_ahead import CopiesAhead, Prepared, discard
 from archive.records.store import sha256_file
 from indexers.extract import NO_OCR
 
@@ -80,6 +81,8 @@ class Prefetch:
     error: ArchiveError | None = None  # the extractor's own verdict, given on the main thread
     # read by a worker: the classification, for its part that asks the catalog
     content: Classification | None = None
+    # the copy a worker made while hashing (its hash is ``sha``); None once it is staged
+    prepared: Prepared | None = None
 
 
 def path_keys(archive: Archive, parts: list[str]) -> DocKeys:
@@ -98,6 +101,7 @@ def read_file(
     classifier: Classifier | ContentClassifier | None,
     *,
     in_worker: bool = False,
+    copies: CopiesAhead | None = None,
 ) -> Prefetch | None:
     """Preflight, hash, read and classify one file ahead of its turn; ``None`` leaves it to
     the filing process (which then reports whatever went wrong)."""
@@ -111,15 +115,23 @@ def read_file(
         checked = preflight(path, archive.config, parts[-1])
         if checked.rejection is not None or extract is None:
             return Prefetch(checked, None, time.perf_counter() - start)
-        sha = sha256_file(path)  # hashlib runs without the GIL, beside the filing thread
+        prepared = None
+        if copies is not None:  # copied while hashed: filing renames the copy
+            try:
+                sha, prepared = copies.prepare(path)
+            except OSError:  # no room for it, say: filing copies the file itself
+                sha = sha256_file(path)
+        else:
+            sha = sha256_file(path)  # hashlib runs without the GIL, beside the filing thread
         try:
             extraction = extract(path, checked, parts[-1])
         except ArchiveError as exc:  # unreadable, or OCR away: decided by the filing process
             if in_worker:
+                discard(prepared)
                 return None  # read there again: its verdict is not sent between processes
             return Prefetch(checked, None, time.perf_counter() - start, None, sha, exc)
         text = extraction.text if extraction else ""
-        out = Prefetch(checked, extraction, 0.0, None, sha)
+        out = Prefetch(checked, extraction, 0.0, None, sha, prepared=prepared)
         if in_worker and isinstance(classifier, ContentClassifier):
             keys, findings, out.content = classifier.read(path_keys(archive, parts), text)
             out.classified = keys, findings
@@ -144,6 +156,7 @@ class WorkerReader:
     extractor: Any  # an extractor without OCR (pipeline.PoolExtractor.without_ocr())
     classifier: ContentClassifier | None
     ocr: bool  # the run OCRs pages without a text layer
+    copies: CopiesAhead | None = None  # where a file read is copied as it is hashed
 
     def _extract(self, path: Path, checked: Preflight, _name: str) -> ExtractionLike | None:
         if self.ocr and checked.mime != "application/pdf":
@@ -155,7 +168,15 @@ class WorkerReader:
 
     def __call__(self, item: tuple[Path, Path]) -> Prefetch | None:
         path, root = item
-        return read_file(self.archive, path, root, self._extract, self.classifier, in_worker=True)
+        return read_file(
+            self.archive,
+            path,
+            root,
+            self._extract,
+            self.classifier,
+            in_worker=True,
+            copies=self.copies,
+        )
 
 
 def _timeout_for(base: float) -> Callable[[tuple[Path, Path]], float]:
@@ -181,6 +202,7 @@ class WorkerReading:
         workers: int,
         timeout: float = READ_TIMEOUT,
     ) -> None:
+        self._copies = reader.copies
         self._pool: AheadPool[tuple[Path, Path], Prefetch | None] = AheadPool(
             reader,
             todo,
@@ -205,6 +227,8 @@ class WorkerReading:
 
     def close(self) -> None:
         self._pool.close()
+        if self._copies is not None:
+            self._copies.close()  # with every copy the run did not use
 
 
 def worker_reading(
@@ -228,5 +252,6 @@ def worker_reading(
         without_ocr(),
         classifier.without_catalog() if classifier is not None else None,
         bool(getattr(extractor, "ocr", False)),
+        CopiesAhead.start(archive.state),
     )
     return WorkerReading(reader, todo, count, timeout)

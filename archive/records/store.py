@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import re
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 from archive.core.dockeys import DocKeys
 from archive.core.names import safe_component
 from archive.core.paths import PathRefused, inside, open_regular
+from archive.records.copies_ahead import Identity, Prepared, copy_hashed
 
 SIDECAR_SUFFIX = ".json"
 SIDECAR_SCHEMA = 1
@@ -244,65 +244,36 @@ class Derivative:
     data: bytes
 
 
-# A file last changed at least this long before it was copied has a change time that any
-# later write would move: file times tick at the kernel's coarse clock (a few milliseconds),
-# so a write in the same tick as the last one could leave them as they were.
-STILL_FOR = 2.0
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What a file's status says about its content: the same file, the same size, not
-    written since (modification and change times; the change time cannot be set back)."""
-
-    dev: int
-    ino: int
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-
-    @classmethod
-    def of(cls, st: os.stat_result) -> Identity:
-        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def unchanged_since(path: Path, identity: Identity | None) -> bool:
-    """True when ``path`` is, by its status, still the file ``identity`` was taken of (the
-    caller hashes it when this says False: ``None`` means its times could not vouch)."""
-    if identity is None:
-        return False
-    try:
-        return Identity.of(os.lstat(path)) == identity
-    except OSError:
-        return False
-
-
 def _copy_verified(
     source: Path, target: Path, expected: str, *, sync: bool = True
 ) -> Identity | None:
     """Copy ``source`` to ``target``, hashing what is copied: the copy is refused
     (:class:`ChecksumMismatch`) unless it is the content hashed when the file was read.
     Returns the source's identity when its times can vouch that a later change would show
-    (:func:`unchanged_since`), else ``None``.
+    (:func:`~archive.records.copies_ahead.unchanged_since`), else ``None``.
 
     What was written is not read back: it would come from the page cache, the very memory
     it was just copied from, and prove nothing; ``dangan verify`` re-reads the records."""
-    digest = hashlib.sha256()
-    started = time.time()
-    with open_regular(source) as src, target.open("wb") as dst:
-        while chunk := src.read(_CHUNK):
-            digest.update(chunk)
-            dst.write(chunk)
-        dst.flush()
-        if sync:
-            os.fsync(dst.fileno())
-        st = os.fstat(src.fileno())
-    if digest.hexdigest() != expected:
+    sha, identity = copy_hashed(source, target, sync=sync)
+    if sha != expected:
         target.unlink()
         raise ChecksumMismatch(f"{source}: 复制时内容发生变化")
-    if st.st_ctime_ns > (started - STILL_FOR) * 1e9:
-        return None
-    return Identity.of(st)
+    return identity
+
+
+def _take_prepared(prepared: Prepared, target: Path, *, sync: bool) -> bool:
+    """Rename a copy made ahead to ``target``; False when it cannot be (another disk)."""
+    try:
+        os.replace(prepared.path, target)
+    except OSError:
+        return False
+    if sync:
+        fd = os.open(target, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return True
 
 
 def derivative_path(record: Path, suffix: str) -> Path:
@@ -324,6 +295,7 @@ class Staged:
     journal_file: Path | None = None  # its own entry, or its batch's; None until announced
     # the source as copied, when its status can tell whether it changed since (else None)
     source_identity: Identity | None = None
+    prepared: Prepared | None = None  # the copy made ahead, when a reading worker made it
 
 
 def _syncfs() -> Any:
@@ -367,9 +339,11 @@ def stage(
     derivatives: list[Derivative],
     *,
     sync: bool = True,
+    prepared: Prepared | None = None,
 ) -> Staged:
     """Announce a publish in the journal, fsynced (unless ``sync`` is False: :func:`commit`
-    then announces the whole batch in one entry, durable before any copy exists)."""
+    then announces the whole batch in one entry, durable before any copy exists).
+    ``prepared``: a copy of ``source`` made ahead, whose hash is the sidecar's."""
     sha = str(sidecar["sha256"])
     tmp_tag = f".tmp-{uuid.uuid4().hex}"
     entry = {
@@ -381,6 +355,7 @@ def stage(
     }
     side = json.dumps(sidecar, ensure_ascii=False, indent=1).encode("utf-8")
     item = Staged(journal, sha, source, record, entry, side, list(derivatives), [])
+    item.prepared = prepared
     if sync:
         _announce(item)
     return item
@@ -417,7 +392,10 @@ def _write_copies(item: Staged, *, sync: bool) -> None:
         _write(dtmp, derived.data, sync=sync)
         item.moves.append((dtmp, derivative_path(item.record, derived.suffix)))
     tmp = item.record.with_name(f"{tag}{item.record.suffix}")
-    item.source_identity = _copy_verified(item.source, tmp, item.sha, sync=sync)
+    if item.prepared is not None and _take_prepared(item.prepared, tmp, sync=sync):
+        item.source_identity = item.prepared.identity  # its hash is the staged one
+    else:
+        item.source_identity = _copy_verified(item.source, tmp, item.sha, sync=sync)
     item.moves.append((tmp, item.record))
     side_tmp = item.record.with_name(f"{tag}{SIDECAR_SUFFIX}")
     _write(side_tmp, item.sidecar, sync=sync)
