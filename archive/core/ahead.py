@@ -192,7 +192,9 @@ class AheadPool(Closes, Generic[T, R]):
         executor.shutdown(wait=False, cancel_futures=True)
         self._executor = None
         for index, future in list(self._futures.items()):
-            if not future.done() or future.exception() is not None:
+            # not done, cancelled by the shutdown just above (asking a cancelled future for
+            # its exception raises), or failed: done again
+            if not future.done() or future.cancelled() or future.exception() is not None:
                 del self._futures[index]
                 if self._retry_alone:
                     self._alone.add(index)
