@@ -197,6 +197,27 @@ def test_the_pool_survives_a_crashing_and_a_hanging_item() -> None:
     assert got == {i: i * i for i in items if i not in (13, 17)}
 
 
+def test_a_pool_broken_before_it_is_asked_again_goes_on() -> None:
+    """A worker dies (item 13) while the caller is busy elsewhere: the next ask hands the
+    pool new items first, and finding the pool broken there must not reach the caller."""
+    items = [i for i in range(10, 40) if i != 17]  # (17 hangs)
+    with AheadPool(_square_or_die, items, 2, retry_alone=True, restarts=3) as pool:
+        executor = pool._executor
+        for _ in range(200):  # until the pool knows it is broken (13 is among the first)
+            if getattr(executor, "_broken", False):
+                break
+            time.sleep(0.05)
+        assert getattr(executor, "_broken", False), "the crash was not seen"
+        got: dict[int, Any] = {}
+        for item in items:
+            try:
+                got[item] = pool.get(item)
+            except Lost:
+                got[item] = "crashed"
+    assert got.pop(13) == "crashed"
+    assert got == {i: i * i for i in items if i != 13}
+
+
 def test_a_pool_without_retries_leaves_the_rest_to_the_caller() -> None:
     with AheadPool(_square_or_die, list(range(13, 20)), 2) as pool:
         assert pool.get(13) is None  # the pool broke: do it yourself

@@ -175,7 +175,13 @@ class AheadPool(Closes, Generic[T, R]):
         while self._executor is not None and self._next < min(
             len(self._items), asked + self._window
         ):
-            self._futures[self._next] = self._executor.submit(_call, self._items[self._next])
+            executor = self._executor
+            try:
+                future = executor.submit(_call, self._items[self._next])
+            except BrokenProcessPool:  # a worker died since the last result: seen here first
+                self._lose_pool(executor, kill=False)  # a new pool (if any) goes on filling
+                continue
+            self._futures[self._next] = future
             self._next += 1
 
     def pids(self) -> list[int]:
