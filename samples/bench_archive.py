@@ -302,7 +302,13 @@ def build_bench_archive(
     from archive.records.households import parse_roster, write_roster
 
     root = Path(root)
-    params = {"households": households, "seed": seed, "year": year, "cases": cases, "v": 2}  # v2: documents numbered (档号)
+    params = {
+        "households": households,
+        "seed": seed,
+        "year": year,
+        "cases": cases,
+        "v": 2,
+    }  # v2: documents numbered (档号)
     manifest_path = root / "bench.json"
     if manifest_path.is_file():
         manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))

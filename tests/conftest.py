@@ -44,8 +44,9 @@ def json_lines(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
-def make_archive(root: Path, **settings: Any) -> Path:
-    """``dangan init`` a fresh archive (settle 0 so freshly written files are taken)."""
+def make_archive(root: Path, *, ocr: bool = False, **settings: Any) -> Path:
+    """``dangan init`` a fresh archive (settle 0 so freshly written files are taken); OCR
+    off unless ``ocr``; ``settings``: ``dangan.toml`` keys set (e.g. ``workers=2``)."""
     result = run_dangan(
         "init",
         root,
@@ -65,7 +66,8 @@ def make_archive(root: Path, **settings: Any) -> Path:
         import re
 
         text = re.sub(rf"(?m)^{key} = .*?(\s+#.*)?$", f"{key} = {value}", text)
-    text = text.replace("enabled = true", "enabled = false")  # OCR off unless a test wants it
+    if not ocr:
+        text = text.replace("enabled = true", "enabled = false")  # OCR off unless asked for
     config.write_text(text, encoding="utf-8")
     return root
 

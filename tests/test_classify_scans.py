@@ -9,7 +9,6 @@ generator flags unreadable may miss a key; none may carry a false title/content 
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,12 +44,7 @@ class Ingested:
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> Ingested:
     root = tmp_path_factory.mktemp("scans")
-    archive = make_archive(root / "档案库")
-    config = archive / "dangan.toml"
-    text = config.read_text(encoding="utf-8")
-    text = re.sub(r"(?ms)^(\[ocr\].*?)enabled = false", r"\1enabled = true", text)
-    text = re.sub(r"(?m)^workers = \d+", "workers = 2", text)
-    config.write_text(text, encoding="utf-8")
+    archive = make_archive(root / "档案库", ocr=True, workers=2)
     truths = generate_scans(root / "生成", layout="inbox")
     shutil.copytree(root / "生成" / "inbox", archive / "inbox", dirs_exist_ok=True)
     result = run_dangan("ingest", "--json", "--archive", archive, timeout=3600)

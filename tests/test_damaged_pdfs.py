@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -97,12 +96,9 @@ def test_library_warnings_are_collected_not_printed(
 
 
 def test_ingest_files_each_damaged_pdf_with_its_text(tmp_path: Path) -> None:
-    archive = make_archive(tmp_path / "档案库")
-    config = archive / "dangan.toml"  # OCR on: the text layers must make it unnecessary
-    text = config.read_text(encoding="utf-8")
-    config.write_text(
-        re.sub(r"(?ms)^(\[ocr\].*?)enabled = false", r"\1enabled = true", text), encoding="utf-8"
-    )
+    archive = make_archive(
+        tmp_path / "档案库", ocr=True
+    )  # OCR on: the text layers must make it unnecessary
     inbox = archive / "inbox" / "其他"
     files = {**damaged_set(), "乱码.pdf": unopenable()}
     for name, data in files.items():
@@ -180,12 +176,7 @@ def test_library_warnings_reach_the_history_and_the_log_not_the_terminal(tmp_pat
     draw.text((200, 420), "经营地址：潼关县城关镇东大街", fill=20, font=font(str(SERIF), 60))
     jpeg = io.BytesIO()
     page.save(jpeg, "JPEG", quality=85)
-    archive = make_archive(tmp_path / "档案库")
-    config = archive / "dangan.toml"
-    text = config.read_text(encoding="utf-8")
-    config.write_text(
-        re.sub(r"(?ms)^(\[ocr\].*?)enabled = false", r"\1enabled = true", text), encoding="utf-8"
-    )
+    archive = make_archive(tmp_path / "档案库", ocr=True)
     (archive / "inbox" / "其他" / "扫描.pdf").write_bytes(
         scanned_broken_xref(jpeg.getvalue(), page.size)
     )

@@ -128,33 +128,42 @@ def test_an_explicit_folder_outside_the_archive_is_still_taken(
 
 class _ClerkSavesAgain(Catalog):
     """The real catalog; once the record is published and its row is being committed (the
-    inbox copy not yet removed), a clerk saves a new version over the scan."""
+    inbox copy not yet removed), a clerk saves a new version over the scan: as a new file
+    renamed over it, or (``in_place``) written into the same file, the same inode and size,
+    so that only its times can tell."""
 
     source: Path
     second: bytes
     records: Path
+    in_place: bool
 
     def commit(self) -> None:
         published = any(self.records.rglob("*.jpg"))
         if published and self.source.exists() and self.source.read_bytes() != self.second:
-            tmp = self.source.with_name(self.source.name + ".new")
-            tmp.write_bytes(self.second)
-            os.replace(tmp, self.source)
+            if self.in_place:
+                with self.source.open("r+b") as fh:
+                    fh.write(self.second)
+            else:
+                tmp = self.source.with_name(self.source.name + ".new")
+                tmp.write_bytes(self.second)
+                os.replace(tmp, self.source)
         super().commit()
 
 
-def test_a_file_replaced_in_the_inbox_after_filing_is_kept(
-    archive_dir: Path, outside: Outside
-) -> None:
-    """The version that was filed becomes the record; the new one stays in the inbox."""
+def _file_while_the_clerk_saves(
+    archive_dir: Path, first: bytes, second: bytes, *, in_place: bool, aged: bool = False
+) -> Path:
+    """File one scan while a clerk saves ``second`` over it; the inbox file. ``aged``: it
+    was last modified long ago, as far as its mtime says."""
     folder = archive_dir / "inbox" / "许可证" / "610522100123_张三烟酒店"
     folder.mkdir(parents=True)
     source = folder / "申请表.jpg"
-    first, second = _jpeg((600, 800)), _jpeg((640, 800), shade=200)
     source.write_bytes(first)
+    if aged:
+        os.utime(source, (1_600_000_000, 1_600_000_000))
     archive = Archive(archive_dir)
     with archive.writer_lock(), _ClerkSavesAgain(archive.catalog_path) as catalog:
-        catalog.source, catalog.second = source, second
+        catalog.source, catalog.second, catalog.in_place = source, second, in_place
         catalog.records = archive.records
         [outcome] = Intake(archive, catalog, settle_seconds=0).run()
     assert outcome.outcome == "filed"
@@ -162,27 +171,20 @@ def test_a_file_replaced_in_the_inbox_after_filing_is_kept(
     assert source.read_bytes() == second, "the new version was deleted"
     [record] = (archive_dir / "records").rglob("*.jpg")
     assert record.read_bytes() == first
+    return source
+
+
+def test_a_file_replaced_in_the_inbox_after_filing_is_kept(
+    archive_dir: Path, outside: Outside
+) -> None:
+    """The version that was filed becomes the record; the new one stays in the inbox."""
+    first, second = _jpeg((600, 800)), _jpeg((640, 800), shade=200)
+    source = _file_while_the_clerk_saves(archive_dir, first, second, in_place=False)
     assert list((archive_dir / ".dangan" / "journal").iterdir()) == []
     again = json_lines(run_dangan("ingest", "--json", "--archive", archive_dir).stdout)
     assert [o["outcome"] for o in again] == ["filed"]
     assert not source.exists()
     outside.assert_untouched()
-
-
-class _ClerkEditsInPlace(Catalog):
-    """As :class:`_ClerkSavesAgain`, but the clerk's program writes into the same file (the
-    same inode, the same size): only its times can tell."""
-
-    source: Path
-    second: bytes
-    records: Path
-
-    def commit(self) -> None:
-        published = any(self.records.rglob("*.jpg"))
-        if published and self.source.exists() and self.source.read_bytes() != self.second:
-            with self.source.open("r+b") as fh:
-                fh.write(self.second)
-        super().commit()
 
 
 @pytest.mark.parametrize("times_vouch", [True, False], ids=["by-status", "re-hashed"])
@@ -194,25 +196,11 @@ def test_a_file_edited_in_place_after_filing_is_kept(
     version stays in the inbox and the filed one is the record."""
     from archive.records import copies_ahead
 
-    folder = archive_dir / "inbox" / "许可证" / "610522100123_张三烟酒店"
-    folder.mkdir(parents=True)
-    source = folder / "申请表.jpg"
     first = _jpeg((600, 800))
     second = bytes(b ^ 0xFF if 100 <= i < 200 else b for i, b in enumerate(first))
-    source.write_bytes(first)
-    os.utime(source, (1_600_000_000, 1_600_000_000))  # saved long ago, as far as mtime says
     # the change time cannot be set back: say how long "still" is instead
     monkeypatch.setattr(copies_ahead, "STILL_FOR", -3600.0 if times_vouch else 3600.0)
-    archive = Archive(archive_dir)
-    with archive.writer_lock(), _ClerkEditsInPlace(archive.catalog_path) as catalog:
-        catalog.source, catalog.second = source, second
-        catalog.records = archive.records
-        [outcome] = Intake(archive, catalog, settle_seconds=0).run()
-    assert outcome.outcome == "filed"
-    assert outcome.reason is not None and "被替换" in outcome.reason
-    assert source.read_bytes() == second, "the edited version was deleted"
-    [record] = (archive_dir / "records").rglob("*.jpg")
-    assert record.read_bytes() == first
+    _file_while_the_clerk_saves(archive_dir, first, second, in_place=True, aged=True)
 
 
 # ------------------------------------------------------------------ watch beside ingest

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -602,12 +601,7 @@ def test_edit_names_the_meeting_as_intake_does(
 
 @pytest.mark.slow
 def test_a_scanned_set_of_minutes_of_a_new_kind_is_filed_by_ocr(tmp_path: Path) -> None:
-    archive = make_archive(tmp_path / "档案库")
-    config = archive / "dangan.toml"
-    text = config.read_text(encoding="utf-8")
-    config.write_text(
-        re.sub(r"(?ms)^(\[ocr\].*?)enabled = false", r"\1enabled = true", text), encoding="utf-8"
-    )
+    archive = make_archive(tmp_path / "档案库", ocr=True)
     m = MINUTES[0]  # 2021年第一季度依法行政工作推进会, held 二〇二一年十二月二十二日
     scan = archive / "inbox" / "会议记录" / "扫描0001.jpg"
     scan.write_bytes(scan_document(minutes_doc(m), random.Random(7)))

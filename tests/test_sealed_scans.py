@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,12 +47,7 @@ class Ingested:
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> Ingested:
     root = tmp_path_factory.mktemp("sealed")
-    archive = make_archive(root / "档案库")
-    config = archive / "dangan.toml"
-    text = config.read_text(encoding="utf-8")
-    text = re.sub(r"(?ms)^(\[ocr\].*?)enabled = false", r"\1enabled = true", text)
-    text = re.sub(r"(?m)^workers = \d+", "workers = 2", text)
-    config.write_text(text, encoding="utf-8")
+    archive = make_archive(root / "档案库", ocr=True, workers=2)
     truths = generate_sealed(root / "生成")
     result = run_dangan("households", "import", root / "生成" / "roster.csv", "--archive", archive)
     assert result.returncode == 0, result.stderr
