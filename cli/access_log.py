@@ -9,6 +9,10 @@ actor is the operating-system account that ran the command (``命令行:档案�
 and the account the system vouches for is the one worth an auditor's trust (an ``--by``
 name is the operator's own word, kept in the entry's detail). The library writes the entry
 (:class:`archive.access.log.AccessLog`, hash-chained); only the actor is found here.
+
+A command of those that fails once it has opened the archive (refused, or stopped by a bad
+file or a full disk) is logged too, as ``command_failed`` (命令未完成) with the command and
+its Chinese reason, as the web logs what it refuses.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Iterable
 from archive.access.log import AccessLog, Actor
 from archive.access.store import AccessStore
 from archive.core.config import Archive
+from cli.common import OPENED
 
 ADDRESS = "本机"
 
@@ -51,6 +56,59 @@ def log_actions(archive: Archive, entries: Iterable[tuple[str, str, str]]) -> No
         AccessLog(store).record_all(cli_actor(), entries)
     finally:
         store.close()
+
+
+# Commands that log what they do; their failures are logged too. Not: init, watch (its
+# filing is not logged), status and reindex (upkeep), service, serve, ocr-worker, check.
+LOGGED_COMMANDS = frozenset(
+    [
+        "ingest",
+        "backlog",
+        "show",
+        "households",
+        "quarantine",
+        "search",
+        "refile",
+        "audit",
+        "score",
+        "criteria",
+        "findings",
+        "metrics",
+        "report",
+        "bundle",
+        "move",
+        "edit",
+        "withdraw",
+        "replace",
+        "split",
+        "history",
+        "number",
+        "stamp",
+        "catalogue",
+        "export-metadata",
+        "appraise",
+        "destroy",
+        "backup",
+        "restore",
+        "users",
+        "verify",
+    ]
+)
+
+
+def log_failure(message: str) -> None:
+    """Log that the running command failed with ``message``, when it is one of
+    :data:`LOGGED_COMMANDS` and had opened an archive; never raises (the user is told of the
+    failure whatever happens here)."""
+    if not OPENED:
+        return
+    archive, command = OPENED[0]
+    if command.split(" ", 1)[0] not in LOGGED_COMMANDS:
+        return
+    try:
+        log_action(archive, "command_failed", f"dangan {command}", message[:500])
+    except Exception:  # the log itself cannot be written (a read-only archive, say)
+        pass
 
 
 def log_action(archive: Archive, action: str, target: str = "", detail: str = "") -> None:

@@ -33,7 +33,14 @@ def archive_option(func: F) -> F:
 def open_archive(archive_dir: Path | None) -> Archive:
     ctx = click.get_current_context()
     chosen = archive_dir or (ctx.find_root().obj or {}).get("archive_dir")
-    return Archive(chosen) if chosen else find_archive(Path.cwd())
+    archive = Archive(chosen) if chosen else find_archive(Path.cwd())
+    # a command that fails after this is logged as such (cli.access_log.log_failure)
+    OPENED[:] = [(archive, ctx.command_path.split(" ", 1)[-1])]
+    return archive
+
+
+#: The archive the running command opened, and the command ("households import").
+OPENED: list[tuple[Archive, str]] = []
 
 
 LOG_NAME = "dangan.log"

@@ -94,14 +94,22 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except ArchiveError as exc:
         click.echo(f"错误: {exc.message}", err=True)
+        _log_failure(exc.message)
         sys.exit(exc.exit_code)
     except OSError as exc:  # a file the user named cannot be read or written
         where = f"{exc.filename}: " if exc.filename else ""
         click.echo(f"错误: {where}{exc.strerror or exc}; 请检查路径和权限", err=True)
+        _log_failure(f"{where}{exc.strerror or exc}")
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("已中止", err=True)
         sys.exit(130)
+
+
+def _log_failure(message: str) -> None:
+    from cli.access_log import log_failure
+
+    log_failure(message)
 
 
 if __name__ == "__main__":

@@ -360,3 +360,27 @@ def test_a_correction_from_the_command_line_is_in_the_access_log(archive_dir: Pa
     assert "冒名者" not in "".join(e.user for e in entries)
     by_action = log.query(LogFilter(action="correct", text=withdrawn["record"]))
     assert [e.seq for e in by_action.entries] == [correct.seq]  # the auditor's filter finds it
+
+
+def test_a_command_that_fails_is_in_the_access_log_with_its_reason(archive_dir: Path) -> None:
+    """A withdrawal the archive refuses (no such record) is logged as 命令未完成 with the
+    command and the reason the clerk was shown, by the account that ran it."""
+    plain = {"SUDO_USER": ""}
+    refused = run_dangan(
+        "withdraw", "records/许可证档案/610522999999_无此户/001_申请表.pdf", "--reason", "试",
+        "--archive", archive_dir, env=plain,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    shown = refused.stderr.strip().removeprefix("错误: ")
+    assert shown, refused.stderr
+    log = AccessLog(AccessStore.of(Archive(archive_dir)))
+    [entry] = log.query(LogFilter(), limit=10).entries
+    account = pwd.getpwuid(os.getuid()).pw_name
+    assert (entry.action, entry.user, entry.address) == (
+        "command_failed",
+        f"命令行:{account}",
+        "本机",
+    )
+    assert entry.target == "dangan withdraw"
+    assert entry.detail == shown
+    assert log.verify().ok

@@ -66,6 +66,7 @@ LOG_ACTIONS: dict[str, str] = {
     "destroy": "销毁",
     "verify": "校验并记入历史",
     "restore": "从备份恢复",
+    "command_failed": "命令未完成",
 }
 
 _GENESIS = "0" * 64
