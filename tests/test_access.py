@@ -312,7 +312,13 @@ def test_users_from_the_command_line(archive_dir: Path) -> None:
     users = Users(AccessStore.of(Archive(archive_dir)))
     assert users.authenticate("管理员", "admin-pass-2", address="本机").name == "管理员"
     log = AccessLog(AccessStore.of(Archive(archive_dir))).query(LogFilter())
-    assert [e.action for e in reversed(log.entries)] == ["user_add", "user_passwd", "login"]
+    # the two refusals (a short password, disabling the last administrator) are logged too
+    actions = [(e.action, e.detail) for e in reversed(log.entries)]
+    assert actions[0][0] == "user_add"
+    assert actions[1] == ("command_failed", "密码太短: 至少 8 个字符")
+    assert actions[2][0] == "user_passwd"
+    assert actions[3][0] == "command_failed" and "唯一在用的系统管理员" in actions[3][1]
+    assert [a for a, _ in actions[4:]] == ["login"]
     assert log.entries[-1].user.startswith("命令行:")
 
 

@@ -16,6 +16,8 @@ import pytest
 from _hostile import DANGAN, LIMIT, Outside, dangan_bounded, run_bounded, within
 from conftest import json_lines, make_archive, run_dangan
 
+from archive.access.log import AccessLog, LogFilter
+from archive.access.store import AccessStore
 from archive.core.config import Archive
 from archive.intake.intake import Intake
 from archive.records.catalog import Catalog
@@ -107,7 +109,11 @@ def test_the_archive_is_never_ingested_into_itself(
     assert "不能" in refused.stderr and "inbox/" in refused.stderr
     after = {p: p.stat().st_mtime_ns for p in archive_dir.rglob("*") if p.is_file()}
     changed = {p for p in after if before.get(p) != after[p]} | (before.keys() - after.keys())
-    assert {p for p in changed if ".dangan" not in p.parts} == set()
+    # nothing but the archive's own state and the access log, where the refusal is entered
+    assert {p for p in changed if not {".dangan", "access"} & set(p.parts)} == set()
+    log = AccessLog(AccessStore.of(Archive(archive_dir)))
+    refusal = log.query(LogFilter(action="command_failed"), limit=5).entries
+    assert [e.target for e in refusal] == ["dangan ingest"] and "不能" in refusal[0].detail
     assert run_dangan("verify", "--archive", archive_dir).returncode == 0
     outside.assert_untouched()
 
