@@ -218,6 +218,28 @@ def test_a_pool_broken_before_it_is_asked_again_goes_on() -> None:
     assert got == {i: i * i for i in items if i != 13}
 
 
+def _slow_square(item: int) -> int:
+    if item < 2:
+        time.sleep(1.0)
+    return item * item
+
+
+def test_a_pool_closed_by_another_thread_gives_none_not_an_error() -> None:
+    """The web server stops a 四性检测 while a request waits on the pool: the waiting caller
+    is told "do it yourself" (``None``) or gets the result, never an exception."""
+    import threading
+
+    items = list(range(20))
+    pool: AheadPool[int, int] = AheadPool(_slow_square, items, 2, retry_alone=True)
+    closer = threading.Timer(0.3, pool.close)
+    closer.start()
+    try:
+        assert pool.get(10) in (None, 100)
+    finally:
+        closer.join()
+        pool.close()
+
+
 def test_a_pool_without_retries_leaves_the_rest_to_the_caller() -> None:
     with AheadPool(_square_or_die, list(range(13, 20)), 2) as pool:
         assert pool.get(13) is None  # the pool broke: do it yourself

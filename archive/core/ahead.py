@@ -29,7 +29,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, Self, TypeVar
@@ -152,6 +152,7 @@ class AheadPool(Closes, Generic[T, R]):
         self._next = 0  # the next item to hand to the pool
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
+        self._closed = False
         if workers > 1 and self._items:
             self._start()
 
@@ -229,10 +230,11 @@ class AheadPool(Closes, Generic[T, R]):
         limit = self._timeout(item) if self._timeout is not None else None
         try:
             return future.result(timeout=limit)
-        except BrokenProcessPool:
+        except (BrokenProcessPool, CancelledError):  # broken, or stopped by another thread
             with self._lock:
                 self._lose_pool(executor, kill=False)
-            return self._do_alone(item) if self._retry_alone else None
+                closed = self._closed
+            return self._do_alone(item) if self._retry_alone and not closed else None
         except FutureTimeout:
             with self._lock:
                 self._lose_pool(executor, kill=True)
@@ -259,6 +261,7 @@ class AheadPool(Closes, Generic[T, R]):
         with self._lock:
             executor, self._executor = self._executor, None
             self._futures.clear()
+            self._closed = True
         if executor is None:
             return
         processes = list((getattr(executor, "_processes", None) or {}).values())
