@@ -255,7 +255,9 @@ def test_admin_reader_and_auditor_each_do_their_part(server: dict[str, Any], bro
     _sign_in(driver, base, AUDITOR)
     driver.find_element(By.LINK_TEXT, "利用登记").click()
     driver.find_element(By.CSS_SELECTOR, f"select[name=user] option[value='{READER[0]}']").click()
+    unfiltered = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "form.log-filters button[type=submit]").click()
+    wait.until(ec.staleness_of(unfiltered))  # the filtered page, not the table still showing
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "table.log tbody tr")))
     seen = driver.find_element(By.CSS_SELECTOR, "table.log").text
     for label in ("登录", "检索", "查阅档案", "查阅页面", "打印卷内目录", "越权访问被拒绝", "退出"):
