@@ -92,8 +92,8 @@ def _print_outcome(outcome: Outcome, as_json: bool) -> None:
     line = f"{_LABEL.get(outcome.outcome, outcome.outcome)}  {outcome.source}"
     if outcome.record:
         line += f"  →  {outcome.record}"
-    if outcome.reason:
-        line += f"  ({outcome.reason})"
+    if outcome.reason or outcome.note:
+        line += f"  ({outcome.reason or outcome.note})"
     click.echo(line)
 
 

@@ -39,7 +39,8 @@ def refile(as_json: bool, archive_dir: Path | None) -> None:
         if as_json:
             emit_json(item.as_dict())
         else:
-            click.echo(f"已归档  {item.source}  →  {item.record}")
+            note = f"  ({item.note})" if item.note else ""
+            click.echo(f"已归档  {item.source}  →  {item.record}{note}")
     if not as_json:
         click.echo(f"移入档案 {len(moved)} 个, 待归档尚余 {left} 个", err=True)
 

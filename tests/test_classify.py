@@ -550,12 +550,14 @@ def test_tray_document_is_filed_once_the_roster_names_it(archive_dir: Path, tmp_
     assert _snapshot(archive_dir) == before
 
 
+# Headed 照片说明（一）, dated, in a scan named 扫描0001: no plain title (the heading ends in a
+# number), so it waits in the tray until the bureau's rules name the type.
 PHOTO_NOTE = ["拍摄时间:2011年3月5日", "拍摄地点:潼关县城关镇东大街", "内容:开展卷烟打假宣传活动"]
 PHOTO_RULES = "types:\n  照片说明:\n    dossier: other\n    titles: [照片说明]\n    keywords: [拍摄时间, 拍摄地点]\n"
 
 
 def test_refile_command_after_the_bureau_adds_a_type(archive_dir: Path) -> None:
-    first = _ingest_one(archive_dir, "照片说明", PHOTO_NOTE)
+    first = _ingest_one(archive_dir, "照片说明（一）", PHOTO_NOTE)
     unchanged = run_dangan("refile", "--json", "--archive", archive_dir)
     assert unchanged.returncode == 0 and unchanged.stdout == ""
     (archive_dir / "rules.yaml").write_text(PHOTO_RULES, encoding="utf-8")
@@ -569,6 +571,7 @@ def test_refile_command_after_the_bureau_adds_a_type(archive_dir: Path) -> None:
             "dossier_key": "工作材料/2011",
             "doc_type": "照片说明",
             "keys_source": "content",
+            "note": None,
         }
     ]
     before = _snapshot(archive_dir)
@@ -586,7 +589,7 @@ def test_interrupted_refile_is_rolled_back_then_redone(
     from archive.records.catalog import Catalog
     from archive.records.moves import recover_moves
 
-    first = _ingest_one(archive_dir, "照片说明", PHOTO_NOTE)
+    first = _ingest_one(archive_dir, "照片说明（一）", PHOTO_NOTE)
     (archive_dir / "rules.yaml").write_text(PHOTO_RULES, encoding="utf-8")
     arc = Archive(archive_dir)
     real_write = moves.write_json_atomic

@@ -18,6 +18,7 @@ from archive.intake import quarantine as quarantined
 from archive.intake.intake import Outcome
 from archive.intake.pipeline import after_batch, numbering_policy
 from archive.intake.preflight import LABELS
+from archive.intake.refile import text_of
 from archive.intake.rules import load_rules
 from archive.intake.tray import AlreadyAssigned, assign, suggestions
 from archive.intake.upload import (
@@ -30,6 +31,7 @@ from archive.intake.upload import (
 from archive.records.corrections import type_dossiers_from
 from archive.records.search_sync import sync_index
 from archive.records.store import TRAY, read_sidecar, sidecar_of
+from archive.records.tray_reasons import tray_reason
 from web.context import Viewer, actor, app_parts, checked_form, render, require
 from web.errors import status_of
 from web.work import check_token, download_headers, intake, settler, writing
@@ -158,6 +160,14 @@ def _tray_items(request: Request) -> list[dict[str, Any]]:
                     "doc": doc,
                     "source": side.get("source", ""),
                     "hints": suggestions(web.archive, catalog, side),
+                    "why": tray_reason(
+                        side.get("doc_type"),
+                        (side.get("keys") or {}).get("meeting_type"),
+                        str(side.get("source", "")),
+                        text_of(side)[:2000],
+                        kinds=web.archive.config.kinds,
+                        bureau=web.archive.config.bureau,
+                    ),
                 }
             )
     return items

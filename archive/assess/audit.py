@@ -22,7 +22,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from archive.assess.checklists import APPLICATION_TYPES, Checklists, Requirement, normalise_doc_type
+from archive.assess.checklists import APPLICATION_TYPES, Checklists, Requirement
+from archive.core.doctypes import normalise_doc_type
 from archive.core.keys import find_months
 from archive.records.catalog import Catalog
 

@@ -4,9 +4,10 @@ quarantine, and fixity (records whose bytes changed or vanished)."""
 from __future__ import annotations
 
 from archive.assess.audit import ERROR, INFO, WARNING, ArchiveView, AuditFinding, record_findings
-from archive.assess.checklists import normalise_doc_type
 from archive.core.config import Archive
+from archive.core.doctypes import normalise_doc_type
 from archive.records.catalog import Catalog
+from archive.records.tray_reasons import tray_reason
 
 
 def general_findings(
@@ -25,17 +26,11 @@ def general_findings(
         names = [normalise_doc_type(n) for n in r.names]
         if r.path in used or any(t in n for t in evidence_types for n in names):
             continue
+        why = tray_reason(r.doc_type, r.meeting_type, "", name=r.title)
         out.append(
-            AuditFinding(
-                "unresolved",
-                WARNING,
-                "待归档",
-                r.ref,
-                used.get(r.path),
-                f"“{r.title}”未能确定所属档案（许可证号/案号/会议）",
-                "在文件名或文件夹名中写明许可证号、案号或“会议类型+日期”后放回收件箱对应文件夹",
-            )
-        )
+            AuditFinding("unresolved", WARNING, "待归档", r.ref, used.get(r.path),
+                         f"“{r.title}”{why.what}", why.fix)
+        )  # fmt: skip
         out += record_findings(r, used.get(r.path), "待归档")
     seen_sources = set()
     for q in view.quarantine:

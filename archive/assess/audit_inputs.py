@@ -27,12 +27,11 @@ from archive.assess.checklists import Checklists, load_checklists
 from archive.assess.criteria import Standard, load_standard, standard_from_dict
 from archive.assess.findings import Finding, load_findings
 from archive.assess.metrics import Metrics, load_metrics
-from archive.core.config import Archive
+from archive.core.config import CRITERIA_FILE, Archive
 from archive.core.errors import NotFoundError
 from archive.core.yaml_lines import dump_yaml
 from archive.records.store import write_bytes_atomic
 
-CRITERIA_FILE = "评分标准.yaml"
 METRICS_FILE = "自查数据.yaml"
 FINDINGS_FILE = "检查发现.yaml"
 CHECKLISTS_FILE = "档案清单.yaml"

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from archive.assess.audit import ERROR, ArchiveView, AuditFinding, RecordInfo
-from archive.assess.checklists import Checklists, Requirement, normalise_doc_type
+from archive.assess.checklists import Checklists, Requirement
+from archive.core.doctypes import normalise_doc_type
 from archive.core.meetings import dates_in
 from archive.records.catalog import Catalog
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archive.core.doctypes import normalise_doc_type
 from archive.core.errors import NotFoundError, Problem, ValidationError
 from archive.core.yaml_lines import key_line, line_of, load_yaml_lines
 
@@ -26,15 +27,6 @@ APPLICATION_TYPES = ("新办", "延续", "变更", "停业", "歇业", "恢复�
 _QUALIFIERS = (*APPLICATION_TYPES, "不予", "撤销")
 _TOP_KEYS = frozenset({"conditions", "household", "case", "meeting", "sealed"})
 _REQ_KEYS = frozenset({"name", "any_of", "also", "when"})
-
-
-_BRACKETS = str.maketrans({"(": "（", ")": "）", "[": "（", "]": "）", "【": "（", "】": "）"})
-
-
-def normalise_doc_type(name: str) -> str:
-    """Compare-form of a document type: no spaces, one bracket width, 台账, no 《》."""
-    s = "".join(name.split()).translate(_BRACKETS)
-    return s.replace("台帐", "台账").replace("《", "").replace("》", "")
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ from archive.assess.audit_meetings import (
     minutes_facts,
     missing_fields,
 )
-from archive.assess.checklists import Checklists, load_checklists, normalise_doc_type
+from archive.assess.checklists import Checklists, load_checklists
 from archive.assess.criteria import Criterion, Evidence, Standard
 from archive.assess.metrics import Metrics
 from archive.assess.score_model import (
@@ -66,6 +66,7 @@ from archive.assess.score_model import (
     ScoreReport,
 )
 from archive.core.config import Archive
+from archive.core.doctypes import normalise_doc_type
 from archive.core.paths import PathRefused, inside
 from archive.core.periods import is_due, period_label, period_numbers
 from archive.records.catalog import Catalog

@@ -16,6 +16,8 @@ from pathlib import Path
 from archive.core.errors import ArchiveNotFound, ConfigError, LockedError
 
 CONFIG_NAME = "dangan.toml"
+# The bureau's scoring standard beside it (archive.assess.audit_inputs imports it there).
+CRITERIA_FILE = "评分标准.yaml"
 
 # Dossier kinds an inbox folder can feed.
 DOSSIER_KINDS = ("household", "case", "meeting", "other")

@@ -30,6 +30,11 @@ class DocKeys:
     # Minutes of a case meeting (案审会 …): the cases they name, whose dossiers list them too.
     cases: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The file's name as the clerk wrote it (no extension): a work material's title and year
+    # may be read from it (archive.intake.worktype).
+    name: str | None = None
+    # How a work material's type was decided when the rules name none (类型按文件名确定 …).
+    type_note: str | None = None
 
     @property
     def resolved(self) -> bool:

@@ -70,6 +70,16 @@ def type_from_name(stem: str) -> str | None:
     return None
 
 
+_BRACKETS = str.maketrans({"(": "（", ")": "）", "[": "（", "]": "）", "【": "（", "】": "）"})
+
+
+def normalise_doc_type(name: str) -> str:
+    """Compare-form of a document type: no spaces, one bracket width, 台账, no 《》 (how the
+    audit matches a standard's evidence names, and intake a work material's title to them)."""
+    s = "".join(name.split()).translate(_BRACKETS)
+    return s.replace("台帐", "台账").replace("《", "").replace("》", "")
+
+
 def doc_order(doc_type: str | None) -> int:
     """Position of a type in a dossier's 卷内目录 (the order the checklists list them in)."""
     for sequence in (HOUSEHOLD_TYPES, CASE_TYPES, MEETING_DOC_TYPES, OTHER_TYPES):

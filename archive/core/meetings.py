@@ -66,15 +66,12 @@ def normalise_meeting_name(raw: str | None, bureau: str | None = None) -> str | 
     name = _compact(raw)
     name = re.sub(r"[（(【\[][^）)】\]]*[）)】\]]$", "", name)  # a trailing (3月份), (扩大)
     name = _DROP_CHARS.sub("", name)
-    if bureau:
-        name = name.removeprefix(_DROP_CHARS.sub("", _compact(bureau)))
-    name = _ISSUER.sub("", name)
+    name = without_issuer(name, bureau)
     previous = None
     while previous != name:
         previous = name
         name = _RECORD_WORDS.sub("", name)
-        name = _YEAR.sub("", name)
-        name = _PERIODS.sub("", name)
+        name = without_when(name)
         name = _LEADING.sub("", name)
         name = _TRAILING.sub("", name)
         # 推进会会议 → 推进会, 支部委员会会议 → 支部委员会, 专销联动会议会议 → 专销联动会议
@@ -82,6 +79,20 @@ def normalise_meeting_name(raw: str | None, bureau: str | None = None) -> str | 
     if not 2 <= len(name) <= MAX_NAME or name in _GENERIC or name.isdigit():
         return None  # nothing left, or a paragraph (OCR ran lines together), not a name
     return name
+
+
+def without_issuer(name: str, bureau: str | None = None) -> str:
+    """``name`` (compacted) without the issuing body in front: the bureau's own name, or any
+    烟草专卖局 / 烟草公司 / 某县局 (``潼关县烟草专卖局2021年…`` → ``2021年…``)."""
+    if bureau:
+        name = name.removeprefix(_DROP_CHARS.sub("", _compact(bureau)))
+    return _ISSUER.sub("", name)
+
+
+def without_when(name: str) -> str:
+    """``name`` without what says which sitting or issue it is: the year (年度 stays: it says
+    "annual"), quarter, half year, month and 第N次/第N期."""
+    return _PERIODS.sub("", _YEAR.sub("", name))
 
 
 def meeting_series(

@@ -42,6 +42,7 @@ from archive.intake.key_recovery import (
 )
 from archive.intake.roster_match import Roster
 from archive.intake.rules import Pattern, Rules, compact, load_rules
+from archive.intake.worktype import standard_doc_types, type_work_material
 
 if TYPE_CHECKING:
     from archive.core.config import Archive
@@ -682,10 +683,14 @@ class ContentClassifier:
     roster: Roster
     config: ArchiveConfig
     catalog: Catalog | None = None
+    # the document types the bureau's scoring standard names as evidence (work materials
+    # the rules do not type are named by these first: archive.intake.worktype)
+    evidence_types: tuple[str, ...] = ()
 
     def read(self, keys: DocKeys, text: str) -> tuple[DocKeys, list[Finding], Classification]:
         c = classify_text(text, self.rules, self.roster, self.config)
         new, findings = apply_classification(keys, c, self.rules)
+        new = type_work_material(new, text, self.evidence_types, self.config.bureau)
         return new, findings, c
 
     def finish(
@@ -707,4 +712,10 @@ class ContentClassifier:
 def make_classifier(archive: Archive, catalog: Catalog) -> ContentClassifier:
     """The classifier of ``archive`` (:class:`ContentClassifier`)."""
     roster = Roster.from_rows(dict(r) for r in catalog.households())
-    return ContentClassifier(load_rules(archive.root), roster, archive.config, catalog)
+    return ContentClassifier(
+        load_rules(archive.root),
+        roster,
+        archive.config,
+        catalog,
+        standard_doc_types(archive.root),
+    )

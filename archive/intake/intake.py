@@ -118,6 +118,7 @@ class Outcome:
     archival_code: str | None = None  # 档号
     elapsed: float | None = None  # seconds spent on this file (reading, OCR, filing)
     pages: int | None = None  # pages of a filed document, as preflight counted them
+    note: str | None = None  # how a filed document's type was decided, when worth saying
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -535,6 +536,7 @@ class Intake:
                 + "".join(f"; {n}" for n in checked.notes),
             ),
             *[self._event(name, detail) for name, detail in reading_events(extraction)],
+            *([self._event("typed", keys.type_note)] if keys.type_note else []),
             self._event("filed", self._rel(record)),
         ]
         sidecar: dict[str, Any] = {
@@ -575,6 +577,7 @@ class Intake:
             else "; ".join(keys.notes) or "未能确定所属档案(许可证号/案号/会议)",
             code=None if dossier_kind != "tray" else "unresolved",
             pages=checked.pages,
+            note=keys.type_note if dossier_kind != "tray" else None,
         )
         prepared = None
         if pre is not None and pre.sha == sha:  # the copy made as it was read: taken over

@@ -42,9 +42,9 @@ def meeting_in_path(dirs: list[str], stem: str, bureau: str | None = None) -> st
 
 def keys_from_path(parts: list[str], kind: str, config: ArchiveConfig) -> DocKeys:
     """Keys from an inbox-relative path's decoded parts (kind folder excluded)."""
-    keys = DocKeys(dossier_kind=kind)
     dirs, name = parts[:-1], parts[-1]
     stem = name.rsplit(".", 1)[0] if "." in name else name
+    keys = DocKeys(dossier_kind=kind, name=stem)
     ordered = [*dirs, stem]
     for part in ordered:
         # inside the inbox's household folder, the folder names are licence-number labels

@@ -42,6 +42,7 @@ class Moved:
     dossier_key: str
     doc_type: str | None
     keys_source: str  # path | content
+    note: str | None = None  # how the type was decided (a work material typed by its title)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -122,6 +123,11 @@ def refile_one(
         "findings": [*findings, *kept],
         "events": [
             *side.get("events", []),
+            *(
+                [{"at": clock().isoformat(), "event": "typed", "detail": keys.type_note}]
+                if keys.type_note
+                else []
+            ),
             {
                 "at": clock().isoformat(),
                 "event": "refiled",
@@ -139,6 +145,7 @@ def refile_one(
         dossier_key=plan.key,
         doc_type=keys.doc_type,
         keys_source=keys.source,
+        note=keys.type_note,
     )
     return moved, written
 

@@ -16,9 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.assess.audit_inputs import CRITERIA_FILE
 from archive.core.clock import local_now
-from archive.core.config import Archive
+from archive.core.config import CRITERIA_FILE, Archive
 from archive.core.doctypes import canonical_meeting
 from archive.intake.preflight import LABELS, REASONS
 from archive.intake.rules import Rules, rules_for_reading
@@ -28,6 +27,8 @@ from archive.ops.backup_config import backup_overview, backup_steps
 from archive.paperwork.reports.selfcheck import SNAPSHOT_DIR
 from archive.records.catalog import CATALOG_VERSION
 from archive.records.store import TOP_FOLDERS, pending_entries
+from archive.records.tray_reasons import REASONS as TRAY_REASONS
+from archive.records.tray_reasons import reason_counts, tray_reason
 from indexers.search import SearchIndex
 
 FLAGGED = {
@@ -82,6 +83,8 @@ class Status:
     # Names the rules now map to a configured type whose records still sit under the name:
     # {name, type, records, folder (records/会议记录/<name>)}
     meetings_to_move: list[dict[str, Any]] = field(default_factory=list)
+    # Why the tray's records wait, by reason code (archive.records.tray_reasons), most first
+    tray_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def tray(self) -> int:
@@ -109,7 +112,7 @@ def archive_status(archive: Archive, now: dt.datetime | None = None) -> Status:
     status.last_selfcheck = _last_selfcheck(archive.root)
     status.backup = backup_overview(archive, now or local_now())
     if archive.catalog_path.is_file():
-        _catalog(archive.catalog_path, status)
+        _catalog(archive.catalog_path, status, archive)
         if status.meetings_unconfigured:  # every series filed: keep those not configured
             _unconfigured(archive, status)
     elif not archive.records.is_dir() or not any(archive.records.rglob("*.json")):
@@ -203,7 +206,7 @@ def configured_meetings(archive: Archive, rules: Rules | None = None) -> set[str
     return known
 
 
-def _catalog(path: Path, status: Status) -> None:
+def _catalog(path: Path, status: Status, archive: Archive) -> None:
     try:
         db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5.0)
     except sqlite3.Error:
@@ -244,6 +247,22 @@ def _catalog(path: Path, status: Status) -> None:
                 "AND status = 'filed' AND meeting_type IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"
             )
         )
+        if status.tray:
+            rows = db.execute(
+                "SELECT doc_type, meeting_type, source, substr(text, 1, 2000) FROM records "
+                "WHERE dossier_kind = 'tray'"
+            )
+            status.tray_reasons = reason_counts(
+                tray_reason(
+                    doc_type,
+                    meeting,
+                    source,
+                    text or "",
+                    archive.config.kinds,
+                    archive.config.bureau,
+                )
+                for doc_type, meeting, source, text in rows
+            )
         last = db.execute(
             "SELECT filed_at, path FROM records ORDER BY filed_at DESC LIMIT 1"
         ).fetchone()
@@ -312,13 +331,7 @@ def next_step_items(s: Status) -> list[Step]:
             Step("mislabelled", f"{mislabelled} 份文件名与内容不符: dangan audit 列出, 核对后更正")
         )
     if s.tray:
-        steps.append(
-            Step(
-                "tray",
-                f"待归档 {s.tray} 份 (不知属于哪一户/哪一案): 在文件名中写明许可证号或案号, "
-                "或导入名册后运行 dangan refile",
-            )
-        )
+        steps.append(Step("tray", tray_step(s.tray, s.tray_reasons)))
     if s.roster and s.households_filed < s.roster:
         steps.append(
             Step(
@@ -364,6 +377,18 @@ def next_step_items(s: Status) -> list[Step]:
             )
         )
     return steps
+
+
+def tray_step(total: int, reasons: dict[str, int]) -> str:
+    """The tray's line: how many wait, and for each reason how many and what to do."""
+    if not reasons:  # a catalog that could not say
+        return f"待归档 {total} 份: dangan audit 列出, 核对后在网页“待归档”页归档"
+    parts = [
+        (f"{n} 份" if len(reasons) > 1 else "")
+        + f"{TRAY_REASONS[code].what}: {TRAY_REASONS[code].fix}"
+        for code, n in reasons.items()
+    ]
+    return f"待归档 {total} 份, " + "；".join(parts)
 
 
 def next_steps(s: Status) -> list[str]:

@@ -38,6 +38,7 @@ EVENT_LABELS = {
     "duplicate": "再次收到 (重复)",
     "verified": "校验一致",
     "refiled": "重新归档",
+    "typed": "确定类型",
     "moved": "移动",
     "numbered": "编档号",
     "stamped": "加盖归档章",

@@ -20,6 +20,7 @@ _ACTIONS = {
     "numbered": "编号",
     "stamped": "加盖归档章",
     "refiled": "重新归档",
+    "typed": "确定类型",
     "moved": "移动",
     "corrected": "更正",
     "withdrawn": "撤出",
