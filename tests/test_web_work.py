@@ -155,6 +155,9 @@ def test_two_clerks_assign_the_same_tray_document_at_once(site: tuple[Path, Any]
     sha = out.json()["href"].rsplit("/", 1)[-1]
     page = first.get("/tray")
     assert f'name="record" value="{sha}"' in page.text and "扫描0001" in page.text
+    # each says why it waits: this one its household, the archive's own scan what it is
+    assert "原因: 不知属于哪一户" in page.text and "原因: 不知是什么材料" in page.text
+    assert "不知属于哪一户/哪一案" not in page.text
     tokens = {c: token_in(c.get("/tray").text) for c in (first, second)}
     answers: dict[str, Any] = {}
     start = threading.Barrier(2)
