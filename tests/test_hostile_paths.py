@@ -309,7 +309,7 @@ def test_converting_a_word_file_for_the_packet_fetches_nothing(
         record, [f"http://127.0.0.1:{port}/logo.png", outside.canary.as_uri()]
     )
     filed = json_lines(run_dangan("ingest", "--json", "--archive", archive_dir).stdout)
-    assert [o["outcome"] for o in filed] == ["unfiled"]
+    assert [(o["outcome"], o["kind"]) for o in filed] == [("filed", "企业文化建设规划")]
     bag = tmp_path / "验收包"
     built = within(
         dangan_bounded("bundle", "--out", bag, "--json", "--archive", archive_dir, limit=300),
